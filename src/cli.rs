@@ -1,0 +1,236 @@
+//! Command-line arguments (clap derive only; `cmd/` validates them into config structs).
+
+use crate::render::i18n::Lang;
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// ecomm: Taobao/Tianchi UserBehavior analytics in one binary.
+///
+/// Typical session:
+///   ecomm gen --rows 1000000 --out data/sample.csv
+///   ecomm ingest data/sample.csv --db local.duckdb
+///   ecomm analyze --db local.duckdb --lang en
+///
+/// Or just `ecomm demo`, which does all three on generated data.
+#[derive(Parser, Debug)]
+#[command(name = "ecomm", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write synthetic UserBehavior data that looks like the real dataset.
+    ///
+    /// Example: ecomm gen --rows 10000000 --seed 7 --dirty 0.001 --out data/10m.csv.gz
+    Gen(GenArgs),
+    /// Clean CSV/CSV.gz files and load them into a DuckDB file.
+    ///
+    /// Rows that break a cleaning rule are counted by reason and written, with file, line and
+    /// raw text, to <db-name>.rejects.csv beside the DB. Re-ingesting a file changes nothing.
+    ///
+    /// Example: ecomm ingest UserBehavior.csv --db local.duckdb
+    ///          ecomm ingest 'logs/*.csv.gz' --db local.duckdb --start 2017-11-25 --end 2017-12-03
+    Ingest(IngestArgs),
+    /// Print every metric: totals, funnel, hourly, daily, retention, repurchase, top categories, RFM.
+    ///
+    /// Example: ecomm analyze --db local.duckdb --from 2017-12-01 --format json
+    Analyze(AnalyzeArgs),
+    /// Generate ~1M rows into data/, ingest them into data/demo.duckdb and print the analysis.
+    Demo(DemoArgs),
+    /// Benchmark gen, ingest and analyze against DuckDB's bare CSV scan; prints ratios.
+    Bench(BenchArgs),
+    /// Mirror user_behavior and user_summary into MySQL 8.0 (or MariaDB): fast, atomic, verified.
+    ///
+    /// The URL comes from --mysql, then ECOMM_MYSQL_URL, then mysql_url = "..." in ./ecomm.toml.
+    /// Incremental by default: only ingest batches not yet mirrored are sent.
+    ///
+    /// Example: docker compose up -d
+    ///          ecomm sync-mysql --db local.duckdb --mysql mysql://root:ecomm@127.0.0.1:3306/ecommerce_analysis
+    #[command(name = "sync-mysql")]
+    SyncMysql(SyncArgs),
+}
+
+/// Parses YYYY-MM-DD.
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("'{s}' is not a date; use YYYY-MM-DD, e.g. 2017-11-25"))
+}
+
+/// Parses a time zone.
+pub fn parse_zone(s: &str) -> Result<crate::tz::Zone, String> {
+    crate::tz::Zone::parse(s)
+}
+
+/// `ecomm gen`
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// Number of rows to write (exact).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: u64,
+    /// Number of users (default: rows / 101, as in the real data).
+    #[arg(long)]
+    pub users: Option<u64>,
+    /// Random seed: the same seed gives the same file.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Fraction of dirty rows (malformed, unknown behaviour, out of window, duplicates), 0..1.
+    #[arg(long, default_value_t = 0.0)]
+    pub dirty: f64,
+    /// First date of the window (Beijing time).
+    #[arg(long, value_parser = parse_date, default_value = "2017-11-25")]
+    pub start: NaiveDate,
+    /// Number of days in the window.
+    #[arg(long, default_value_t = 9)]
+    pub days: u32,
+    /// Output file: .csv or .csv.gz.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Output format of `ingest`.
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+pub enum IngestFormat {
+    /// Human-readable summary.
+    Text,
+    /// The JSON contract.
+    Json,
+}
+
+/// Output format of `analyze`.
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+pub enum AnalyzeFormat {
+    /// Aligned terminal tables.
+    Table,
+    /// The JSON contract.
+    Json,
+}
+
+/// DuckDB settings shared by commands.
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// The DuckDB file.
+    #[arg(long, default_value = "local.duckdb")]
+    pub db: PathBuf,
+    /// DuckDB memory limit; it spills to disk beyond it.
+    #[arg(long, default_value = "2GB")]
+    pub memory_limit: String,
+    /// Worker threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+/// `ecomm ingest`
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// CSV or CSV.gz files, folders, or glob patterns (quote them).
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// DB options.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// First local date of the window (default: detected from the data).
+    #[arg(long, value_parser = parse_date)]
+    pub start: Option<NaiveDate>,
+    /// Last local date of the window, inclusive.
+    #[arg(long, value_parser = parse_date)]
+    pub end: Option<NaiveDate>,
+    /// Analysis time zone: IANA name or fixed offset like +08:00 (default Asia/Shanghai).
+    #[arg(long, value_parser = parse_zone)]
+    pub tz: Option<crate::tz::Zone>,
+    /// Rebuild the DB from these files only.
+    #[arg(long)]
+    pub replace: bool,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = IngestFormat::Text)]
+    pub format: IngestFormat,
+    /// Language of the summary.
+    #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = Lang::Zh)]
+    pub lang: Lang,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `ecomm analyze`
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// DB options.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// First date of the range (default: the window's first).
+    #[arg(long, value_parser = parse_date)]
+    pub from: Option<NaiveDate>,
+    /// Last date of the range, inclusive (default: the window's last).
+    #[arg(long, value_parser = parse_date)]
+    pub to: Option<NaiveDate>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AnalyzeFormat::Table)]
+    pub format: AnalyzeFormat,
+    /// Language of the tables.
+    #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = Lang::Zh)]
+    pub lang: Lang,
+}
+
+/// `ecomm demo`
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Rows to generate.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: u64,
+    /// Folder for the CSV, the DB and the rejects file.
+    #[arg(long, default_value = "data")]
+    pub dir: PathBuf,
+    /// Seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Language.
+    #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = Lang::Zh)]
+    pub lang: Lang,
+}
+
+/// `ecomm bench`
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Rows to generate and ingest.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub rows: u64,
+    /// Work folder (the CSV and DB go here).
+    #[arg(long, default_value = "data/bench")]
+    pub dir: PathBuf,
+    /// Keep the generated files.
+    #[arg(long)]
+    pub keep: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ecomm sync-mysql`
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// The DuckDB file (the source of truth).
+    #[arg(long, default_value = "local.duckdb")]
+    pub db: PathBuf,
+    /// mysql://user:pass@host:3306/ecommerce_analysis (else $ECOMM_MYSQL_URL, else ./ecomm.toml).
+    #[arg(long)]
+    pub mysql: Option<String>,
+    /// Tables to mirror, comma-separated.
+    #[arg(long, default_value = "user_behavior,user_summary")]
+    pub tables: String,
+    /// Rebuild the whole mirror instead of sending only new ingest batches.
+    #[arg(long)]
+    pub full: bool,
+    /// Use multi-row INSERTs even if the server allows LOAD DATA LOCAL INFILE.
+    #[arg(long)]
+    pub no_local_infile: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}

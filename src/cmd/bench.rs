@@ -1,0 +1,122 @@
+//! `ecomm bench`: times gen, DuckDB's bare CSV scan (the floor), ingest and analyze, and prints
+//! ratios and peak memory. Ingest and analyze run as child processes so their peak RSS is their own.
+
+use crate::cli::BenchArgs;
+use crate::gen::{generate, GenConfig};
+use crate::store::sql_str;
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// Wall seconds and peak RSS (bytes) of a finished child process.
+#[derive(Debug, serde::Serialize)]
+pub struct Timed {
+    /// Wall seconds.
+    pub seconds: f64,
+    /// Peak resident memory in bytes.
+    pub peak_rss: u64,
+}
+
+/// Runs the current executable with `args`; returns its stdout, wall time and peak RSS.
+fn child(args: &[&str]) -> Result<(String, Timed)> {
+    use std::io::Read;
+    let exe = std::env::current_exe().context("cannot find the ecomm executable")?;
+    let t0 = Instant::now();
+    let mut c = Command::new(exe).args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+    let mut out = String::new();
+    c.stdout.take().expect("stdout").read_to_string(&mut out)?;
+    let pid = c.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child with valid out-pointers.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let seconds = t0.elapsed().as_secs_f64();
+    if r < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("`ecomm {}` failed", args.join(" "));
+    }
+    Ok((out, Timed { seconds, peak_rss: ru.ru_maxrss as u64 * 1024 }))
+}
+
+fn floor(csv: &Path) -> Result<f64> {
+    let conn = duckdb::Connection::open_in_memory()?;
+    let t0 = Instant::now();
+    let n: i64 = conn.query_row(
+        &format!(
+            "SELECT count(*) FROM read_csv({}, header = false, delim = ',', columns = {{'user_id': 'BIGINT', 'item_id': 'BIGINT', 'category_id': 'BIGINT', 'behavior_type': 'VARCHAR', 'ts': 'BIGINT'}})",
+            sql_str(&csv.to_string_lossy())
+        ),
+        [],
+        |r| r.get(0),
+    )?;
+    let s = t0.elapsed().as_secs_f64();
+    eprintln!("floor: DuckDB read_csv count(*) = {n} rows in {s:.2} s");
+    Ok(s)
+}
+
+/// Runs the benchmark.
+pub fn run(a: BenchArgs) -> Result<()> {
+    std::fs::create_dir_all(&a.dir)?;
+    let csv = a.dir.join(format!("bench-{}.csv", a.rows));
+    let db = a.dir.join("bench.duckdb");
+    for p in [db.clone(), db.with_extension("duckdb.wal")] {
+        let _ = std::fs::remove_file(p);
+    }
+    let cfg = GenConfig {
+        rows: a.rows,
+        users: GenConfig::default_users(a.rows),
+        seed: 1,
+        dirty: 0.001,
+        start: chrono::NaiveDate::from_ymd_opt(2017, 11, 25).expect("date"),
+        days: 9,
+        out: csv.clone(),
+    };
+    let t0 = Instant::now();
+    generate(&cfg, &|_| {})?;
+    let gen_s = t0.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(&csv)?.len();
+    eprintln!("gen: {} rows, {:.0} MB in {gen_s:.2} s", a.rows, bytes as f64 / 1e6);
+    let floor_s = floor(&csv)?;
+    let dbs = db.to_string_lossy().into_owned();
+    let csvs = csv.to_string_lossy().into_owned();
+    let (_, ingest) = child(&["ingest", &csvs, "--db", &dbs, "--replace", "--format", "json", "--quiet"])?;
+    eprintln!("ingest: {:.2} s", ingest.seconds);
+    let (_, analyze) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
+    let (_, analyze2) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
+    let report = serde_json::json!({
+        "rows": a.rows,
+        "csv_bytes": bytes,
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "gen_seconds": gen_s,
+        "floor_seconds": floor_s,
+        "ingest": ingest,
+        "ingest_over_floor": ingest.seconds / floor_s,
+        "analyze": analyze,
+        "analyze_second_run": analyze2,
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let mb = |b: u64| b as f64 / (1 << 20) as f64;
+        println!("ecomm bench: {} rows, {:.0} MB CSV, {} threads", a.rows, bytes as f64 / 1e6, report["threads"]);
+        println!("{:<34} {:>9} {:>12} {:>10}", "step", "seconds", "rows/s", "peak RSS");
+        println!("{:<34} {:>9.2} {:>12.0} {:>10}", "gen", gen_s, a.rows as f64 / gen_s, "-");
+        println!("{:<34} {:>9.2} {:>12.0} {:>10}", "floor: read_csv count(*)", floor_s, a.rows as f64 / floor_s, "-");
+        println!(
+            "{:<34} {:>9.2} {:>12.0} {:>8.0}MB",
+            "ingest (clean+dedup+rollups)",
+            ingest.seconds,
+            a.rows as f64 / ingest.seconds,
+            mb(ingest.peak_rss)
+        );
+        println!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, cold)", analyze.seconds, "-", mb(analyze.peak_rss));
+        println!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, warm cache)", analyze2.seconds, "-", mb(analyze2.peak_rss));
+        println!("ratio ingest / floor: {:.2}x", ingest.seconds / floor_s);
+    }
+    if !a.keep {
+        for p in [csv, db.clone(), crate::store::rejects_path(&db)] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    Ok(())
+}

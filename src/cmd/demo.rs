@@ -1,0 +1,45 @@
+//! `ecomm demo`: generate, ingest and analyse ~1M rows, on a fresh machine, with nothing else.
+
+use crate::cli::DemoArgs;
+use crate::gen::{generate, GenConfig};
+use crate::ingest::{self, IngestConfig};
+use crate::metrics::Metrics;
+use crate::render::table;
+use crate::store::{self, Mode, OpenOptions};
+use anyhow::{Context, Result};
+
+/// Runs the demo in `a.dir`.
+pub fn run(a: DemoArgs) -> Result<()> {
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("cannot create {}", a.dir.display()))?;
+    let csv = a.dir.join("demo.csv");
+    let db = a.dir.join("demo.duckdb");
+    let cfg = GenConfig {
+        rows: a.rows,
+        users: GenConfig::default_users(a.rows),
+        seed: a.seed,
+        dirty: 0.001,
+        start: chrono::NaiveDate::from_ymd_opt(2017, 11, 25).expect("date"),
+        days: 9,
+        out: csv.clone(),
+    };
+    eprintln!("[1/3] gen {} rows -> {}", a.rows, csv.display());
+    generate(&cfg, &|_| {})?;
+    eprintln!("[2/3] ingest -> {}", db.display());
+    let s = ingest::run(&IngestConfig {
+        inputs: vec![csv.to_string_lossy().into_owned()],
+        db: db.clone(),
+        start: None,
+        end: None,
+        tz: None,
+        replace: true,
+        open: OpenOptions::default(),
+        progress: super::interactive(),
+    })?;
+    print!("{}", table::ingest(&s, a.lang));
+    eprintln!("[3/3] analyze");
+    let conn = store::open(&db, Mode::ReadOnly, &OpenOptions::default())?;
+    let m = Metrics::for_db(&conn, &db, None, None)?;
+    print!("{}", table::analysis(&m, a.lang));
+    println!("\nDB: {}  (ecomm analyze --db {} --format json)", db.display(), db.display());
+    Ok(())
+}

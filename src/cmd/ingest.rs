@@ -1,0 +1,27 @@
+//! `ecomm ingest`
+
+use crate::cli::{IngestArgs, IngestFormat};
+use crate::ingest::{self, IngestConfig};
+use crate::render::table;
+use crate::store::OpenOptions;
+use anyhow::Result;
+
+/// Builds the config, runs the ingest and prints the summary.
+pub fn run(a: IngestArgs) -> Result<()> {
+    let cfg = IngestConfig {
+        inputs: a.inputs,
+        db: a.db.db.clone(),
+        start: a.start,
+        end: a.end,
+        tz: a.tz,
+        replace: a.replace,
+        open: OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads },
+        progress: !a.quiet && super::interactive(),
+    };
+    let s = ingest::run(&cfg)?;
+    match a.format {
+        IngestFormat::Json => println!("{}", serde_json::to_string_pretty(&s)?),
+        IngestFormat::Text => print!("{}", table::ingest(&s, a.lang)),
+    }
+    Ok(())
+}

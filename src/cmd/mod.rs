@@ -1,0 +1,48 @@
+//! One module per subcommand; [`run`] parses arguments and maps errors to exit codes.
+
+pub mod analyze;
+pub mod bench;
+pub mod demo;
+pub mod gen;
+pub mod ingest;
+pub mod sync_mysql;
+
+use crate::cli::{Cli, Command};
+use clap::Parser;
+
+/// Exit code for runtime errors (bad input, DB problems).
+pub const EXIT_ERROR: i32 = 1;
+/// Exit code for usage errors (clap's own).
+pub const EXIT_USAGE: i32 = 2;
+
+/// Parses the command line, runs the subcommand and returns the process exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        Command::Gen(a) => gen::run(a),
+        Command::Ingest(a) => ingest::run(a),
+        Command::Analyze(a) => analyze::run(a),
+        Command::Demo(a) => demo::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::SyncMysql(a) => sync_mysql::run(a),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Whether stderr is a terminal (progress bars only then).
+pub fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}

@@ -1,0 +1,492 @@
+//! Every number ecomm shows, defined once.
+//!
+//! [`Metrics::compute`] is the one function behind `ecomm analyze` (table and JSON) and every
+//! later consumer. All metrics cover the events in the analysis range `[from, to]` (local dates
+//! in the DB's time zone; default: the whole window).
+//!
+//! Definitions:
+//! - **totals**: events; distinct users, items and categories with any event.
+//! - **funnel**: for each stage pv, fav, cart, buy: event count and distinct users with at least
+//!   one such event. `rate_from_prev` = users of the stage / users of the previous stage;
+//!   `rate_from_first` = users of the stage / pv users. The stages are counted independently
+//!   (not an ordered funnel), so a later stage can exceed an earlier one (cart > fav is normal).
+//!   **Overall conversion** = buy users / pv users.
+//! - **hourly**: for each local hour 0–23, events per behaviour.
+//! - **daily**: for each date, distinct active users and events per behaviour.
+//! - **retention** (day 1): for each date d of the range except the last, `cohort` = users active
+//!   on d and `retained` = those of them also active on d+1. Average day-1 retention = mean of
+//!   `retained / cohort` over dates with a non-empty cohort.
+//! - **repurchase**: `buyers` = users with ≥1 buy event; `repeat_buyers` = users with ≥2 buy
+//!   events; repurchase rate = repeat_buyers / buyers.
+//! - **top_categories**: the 10 categories with the most buy events (ties: smaller category_id),
+//!   among categories with at least one buy.
+//! - **rfm**: see [`rfm`].
+//!
+//! Rates are 0 when their denominator is 0.
+
+pub mod rfm;
+pub mod summary;
+
+use crate::store::{self, sql_date, StoreError, Window};
+use chrono::NaiveDate;
+use duckdb::Connection;
+use serde::Serialize;
+
+/// Errors in the requested range.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// from > to.
+    #[error("--from {0} is after --to {1}; swap them / 开始日期晚于结束日期")]
+    Reversed(NaiveDate, NaiveDate),
+    /// The range misses the data.
+    #[error("the range {0}..{1} does not overlap the data window {2}..{3}; pick dates inside the window / 日期范围与数据窗口没有交集")]
+    OutsideWindow(NaiveDate, NaiveDate, NaiveDate, NaiveDate),
+    /// Store errors.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<duckdb::Error> for MetricsError {
+    fn from(e: duckdb::Error) -> Self {
+        MetricsError::Store(StoreError::Db(e))
+    }
+}
+
+/// The analysis range actually used (the request clipped to the window).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Range {
+    /// First date.
+    pub from: NaiveDate,
+    /// Last date (inclusive).
+    pub to: NaiveDate,
+    /// Time zone of dates and hours.
+    pub timezone: String,
+    /// The DB's full window.
+    pub window_start: NaiveDate,
+    /// The DB's full window.
+    pub window_end: NaiveDate,
+}
+
+impl Range {
+    /// Validates `[from, to]` against the DB's window; missing ends default to the window's.
+    pub fn new(window: &Window, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Range, MetricsError> {
+        let f = from.unwrap_or(window.start);
+        let t = to.unwrap_or(window.end);
+        if f > t {
+            return Err(MetricsError::Reversed(f, t));
+        }
+        if t < window.start || f > window.end {
+            return Err(MetricsError::OutsideWindow(f, t, window.start, window.end));
+        }
+        Ok(Range {
+            from: f.max(window.start),
+            to: t.min(window.end),
+            timezone: window.timezone.clone(),
+            window_start: window.start,
+            window_end: window.end,
+        })
+    }
+
+    /// Dates in the range.
+    pub fn dates(&self) -> impl Iterator<Item = NaiveDate> {
+        self.from.iter_days().take_while({
+            let to = self.to;
+            move |d| *d <= to
+        })
+    }
+}
+
+/// Totals.
+#[derive(Clone, Debug, Serialize, Default, PartialEq)]
+pub struct Totals {
+    /// Events.
+    pub events: u64,
+    /// Distinct users.
+    pub users: u64,
+    /// Distinct items.
+    pub items: u64,
+    /// Distinct categories.
+    pub categories: u64,
+}
+
+/// One funnel stage.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Stage {
+    /// pv, fav, cart or buy.
+    pub stage: String,
+    /// Events.
+    pub events: u64,
+    /// Distinct users.
+    pub users: u64,
+    /// users / previous stage's users (1 for pv).
+    pub rate_from_prev: f64,
+    /// users / pv users.
+    pub rate_from_first: f64,
+}
+
+/// Events per behaviour in one local hour.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Hour {
+    /// 0–23.
+    pub hour: u32,
+    /// Events.
+    pub pv: u64,
+    /// Events.
+    pub fav: u64,
+    /// Events.
+    pub cart: u64,
+    /// Events.
+    pub buy: u64,
+}
+
+/// One date.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Day {
+    /// The date.
+    pub date: NaiveDate,
+    /// Distinct active users.
+    pub users: u64,
+    /// Events.
+    pub pv: u64,
+    /// Events.
+    pub fav: u64,
+    /// Events.
+    pub cart: u64,
+    /// Events.
+    pub buy: u64,
+}
+
+/// Day-1 retention of one date.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Retention {
+    /// The cohort's date.
+    pub date: NaiveDate,
+    /// Users active on the date.
+    pub cohort: u64,
+    /// Of them, users active the next day.
+    pub retained: u64,
+    /// retained / cohort.
+    pub rate: f64,
+}
+
+/// Repurchase.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Repurchase {
+    /// Users with ≥1 buy.
+    pub buyers: u64,
+    /// Users with ≥2 buys.
+    pub repeat_buyers: u64,
+    /// repeat_buyers / buyers.
+    pub rate: f64,
+}
+
+/// A top category.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Category {
+    /// The category.
+    pub category_id: i64,
+    /// Buy events.
+    pub buys: u64,
+}
+
+/// One RFM segment.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Segment {
+    /// champions, loyal, potential, at_risk, hibernating.
+    pub segment: String,
+    /// Buyers in the segment.
+    pub users: u64,
+    /// users / buyers.
+    pub share: f64,
+    /// Mean R (days).
+    pub avg_recency: f64,
+    /// Mean F (buy events).
+    pub avg_frequency: f64,
+    /// Mean M (distinct items bought).
+    pub avg_monetary: f64,
+    /// Suggested action, Chinese.
+    pub action_zh: String,
+    /// Suggested action, English.
+    pub action_en: String,
+}
+
+/// RFM over buyers.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Rfm {
+    /// Buyers scored.
+    pub buyers: u64,
+    /// The five segments in fixed order.
+    pub segments: Vec<Segment>,
+    /// q1..q4 of R, F and M.
+    pub thresholds: Thresholds,
+}
+
+/// Quantile thresholds.
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct Thresholds {
+    /// Of R.
+    pub recency: Vec<f64>,
+    /// Of F.
+    pub frequency: Vec<f64>,
+    /// Of M.
+    pub monetary: Vec<f64>,
+}
+
+/// Headline numbers derived from the metrics above (for KPI cards and reports).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Kpis {
+    /// pv events.
+    pub pv: u64,
+    /// Distinct users (UV).
+    pub uv: u64,
+    /// buy events.
+    pub buys: u64,
+    /// Users with ≥1 buy.
+    pub buyers: u64,
+    /// buy users / pv users.
+    pub pv_to_buy_conversion: f64,
+    /// repeat_buyers / buyers.
+    pub repurchase_rate: f64,
+    /// Mean day-1 retention over dates with a non-empty cohort.
+    pub avg_day1_retention: f64,
+    /// Hour with most events (ties: earlier hour).
+    pub peak_hour: u32,
+}
+
+/// Everything `ecomm analyze` prints.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Metrics {
+    /// The range used.
+    pub range: Range,
+    /// Totals.
+    pub totals: Totals,
+    /// Funnel stages pv, fav, cart, buy.
+    pub funnel: Vec<Stage>,
+    /// Headline numbers.
+    pub kpis: Kpis,
+    /// 24 hours.
+    pub hourly: Vec<Hour>,
+    /// One per date.
+    pub daily: Vec<Day>,
+    /// One per date except the last.
+    pub retention: Vec<Retention>,
+    /// Repurchase.
+    pub repurchase: Repurchase,
+    /// Up to 10 categories.
+    pub top_categories: Vec<Category>,
+    /// RFM.
+    pub rfm: Rfm,
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+fn u(v: i64) -> u64 {
+    v.max(0) as u64
+}
+
+impl Metrics {
+    /// Computes every metric for `range` from the rollups.
+    pub fn compute(conn: &Connection, range: &Range) -> Result<Metrics, MetricsError> {
+        let (f, t) = (sql_date(range.from), sql_date(range.to));
+        let between = format!("event_date BETWEEN {f} AND {t}");
+
+        // Per-user sums: users, funnel, repurchase.
+        let (users, pv_u, fav_u, cart_u, buy_u, repeat, pv, fav, cart, buy): (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) = conn.query_row(
+            &format!(
+                "WITH u AS (SELECT user_id, sum(pv) AS pv, sum(fav) AS fav, sum(cart) AS cart, sum(buy) AS buy
+                            FROM user_day WHERE {between} GROUP BY user_id)
+                 SELECT count(*), count(*) FILTER (WHERE pv > 0), count(*) FILTER (WHERE fav > 0),
+                        count(*) FILTER (WHERE cart > 0), count(*) FILTER (WHERE buy > 0), count(*) FILTER (WHERE buy >= 2),
+                        coalesce(sum(pv), 0)::BIGINT, coalesce(sum(fav), 0)::BIGINT, coalesce(sum(cart), 0)::BIGINT, coalesce(sum(buy), 0)::BIGINT
+                 FROM u"
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?)),
+        )?;
+        let items: i64 = conn.query_row(&format!("SELECT count(DISTINCT item_id) FROM user_behavior WHERE {between}"), [], |r| r.get(0))?;
+        let categories: i64 =
+            conn.query_row(&format!("SELECT count(DISTINCT category_id) FROM category_day WHERE {between}"), [], |r| r.get(0))?;
+        let totals = Totals { events: u(pv + fav + cart + buy), users: u(users), items: u(items), categories: u(categories) };
+
+        let stage_users = [u(pv_u), u(fav_u), u(cart_u), u(buy_u)];
+        let stage_events = [u(pv), u(fav), u(cart), u(buy)];
+        let funnel: Vec<Stage> = crate::ingest::parse::BEHAVIORS
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Stage {
+                stage: s.to_string(),
+                events: stage_events[i],
+                users: stage_users[i],
+                rate_from_prev: if i == 0 { ratio(stage_users[0], stage_users[0]) } else { ratio(stage_users[i], stage_users[i - 1]) },
+                rate_from_first: ratio(stage_users[i], stage_users[0]),
+            })
+            .collect();
+
+        let mut hourly: Vec<Hour> = (0..24).map(|h| Hour { hour: h, pv: 0, fav: 0, cart: 0, buy: 0 }).collect();
+        {
+            let mut st = conn.prepare(&format!(
+                "SELECT event_hour, sum(pv)::BIGINT, sum(fav)::BIGINT, sum(cart)::BIGINT, sum(buy)::BIGINT FROM hourly WHERE {between} GROUP BY event_hour"
+            ))?;
+            let rows = st.query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?))
+            })?;
+            for row in rows {
+                let (h, a, b, c, d) = row?;
+                hourly[h as usize] = Hour { hour: h as u32, pv: u(a), fav: u(b), cart: u(c), buy: u(d) };
+            }
+        }
+
+        let mut daily: Vec<Day> = range.dates().map(|d| Day { date: d, users: 0, pv: 0, fav: 0, cart: 0, buy: 0 }).collect();
+        {
+            let mut st = conn.prepare(&format!(
+                "SELECT event_date::VARCHAR, count(*), sum(pv)::BIGINT, sum(fav)::BIGINT, sum(cart)::BIGINT, sum(buy)::BIGINT
+                 FROM user_day WHERE {between} GROUP BY event_date"
+            ))?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?;
+            for row in rows {
+                let (ds, n, a, b, c, d) = row?;
+                let date: NaiveDate = ds.parse().expect("DuckDB date");
+                let i = (date - range.from).num_days() as usize;
+                daily[i] = Day { date, users: u(n), pv: u(a), fav: u(b), cart: u(c), buy: u(d) };
+            }
+        }
+
+        let mut retention: Vec<Retention> =
+            range.dates().filter(|d| *d < range.to).map(|d| Retention { date: d, cohort: 0, retained: 0, rate: 0.0 }).collect();
+        {
+            let mut st = conn.prepare(&format!(
+                "SELECT a.event_date::VARCHAR, count(*), count(b.user_id)
+                 FROM user_day a LEFT JOIN user_day b ON b.user_id = a.user_id AND b.event_date = a.event_date + 1
+                 WHERE a.event_date BETWEEN {f} AND {t} - 1
+                 GROUP BY a.event_date"
+            ))?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?;
+            for row in rows {
+                let (ds, c, k) = row?;
+                let date: NaiveDate = ds.parse().expect("DuckDB date");
+                let i = (date - range.from).num_days() as usize;
+                retention[i] = Retention { date, cohort: u(c), retained: u(k), rate: ratio(u(k), u(c)) };
+            }
+        }
+
+        let repurchase = Repurchase { buyers: u(buy_u), repeat_buyers: u(repeat), rate: ratio(u(repeat), u(buy_u)) };
+
+        let mut top_categories = Vec::new();
+        {
+            let mut st = conn.prepare(&format!(
+                "SELECT category_id, sum(buy)::BIGINT AS buys FROM category_day WHERE {between}
+                 GROUP BY category_id HAVING sum(buy) > 0 ORDER BY buys DESC, category_id ASC LIMIT 10"
+            ))?;
+            let rows = st.query_map([], |r| Ok(Category { category_id: r.get(0)?, buys: u(r.get(1)?) }))?;
+            for row in rows {
+                top_categories.push(row?);
+            }
+        }
+
+        let rfm = rfm_metrics(conn, range)?;
+
+        let cohorts: Vec<&Retention> = retention.iter().filter(|r| r.cohort > 0).collect();
+        let avg_ret = if cohorts.is_empty() { 0.0 } else { cohorts.iter().map(|r| r.rate).sum::<f64>() / cohorts.len() as f64 };
+        let peak_hour = hourly
+            .iter()
+            .map(|h| (h.pv + h.fav + h.cart + h.buy, h.hour))
+            .fold((0u64, 0u32), |best, x| if x.0 > best.0 { x } else { best })
+            .1;
+        let kpis = Kpis {
+            pv: u(pv),
+            uv: u(users),
+            buys: u(buy),
+            buyers: u(buy_u),
+            pv_to_buy_conversion: ratio(u(buy_u), u(pv_u)),
+            repurchase_rate: repurchase.rate,
+            avg_day1_retention: avg_ret,
+            peak_hour,
+        };
+        Ok(Metrics { range: range.clone(), totals, funnel, kpis, hourly, daily, retention, repurchase, top_categories, rfm })
+    }
+
+    /// Opens nothing: convenience for callers that hold a connection and a DB path.
+    pub fn for_db(
+        conn: &Connection,
+        db: &std::path::Path,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Metrics, MetricsError> {
+        let w = store::require_window(conn, db)?;
+        let range = Range::new(&w, from, to)?;
+        Metrics::compute(conn, &range)
+    }
+}
+
+fn rfm_metrics(conn: &Connection, range: &Range) -> Result<Rfm, MetricsError> {
+    let per = rfm::per_buyer_sql(range.from, range.to);
+    let mut by: std::collections::HashMap<String, (u64, f64, f64, f64)> = Default::default();
+    {
+        let mut st =
+            conn.prepare(&format!("SELECT segment, count(*), avg(recency), avg(frequency), avg(monetary) FROM ({per}) GROUP BY segment"))?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, f64>(2)?, r.get::<_, f64>(3)?, r.get::<_, f64>(4)?))
+        })?;
+        for row in rows {
+            let (s, n, a, b, c) = row?;
+            by.insert(s, (u(n), a, b, c));
+        }
+    }
+    let buyers: u64 = by.values().map(|v| v.0).sum();
+    let segments = rfm::SEGMENTS
+        .iter()
+        .map(|s| {
+            let (n, a, b, c) = by.get(*s).cloned().unwrap_or((0, 0.0, 0.0, 0.0));
+            let (zh, en) = rfm::action(s);
+            Segment {
+                segment: s.to_string(),
+                users: n,
+                share: ratio(n, buyers),
+                avg_recency: a,
+                avg_frequency: b,
+                avg_monetary: c,
+                action_zh: zh.into(),
+                action_en: en.into(),
+            }
+        })
+        .collect();
+    let thresholds = if buyers == 0 {
+        Thresholds::default()
+    } else {
+        conn.query_row(&rfm::thresholds_sql(range.from, range.to), [], |r| {
+            let list = |i: usize| -> duckdb::Result<Vec<f64>> {
+                let v: duckdb::types::Value = r.get(i)?;
+                Ok(match v {
+                    duckdb::types::Value::List(xs) => xs
+                        .into_iter()
+                        .map(|x| match x {
+                            duckdb::types::Value::Double(d) => d,
+                            duckdb::types::Value::Float(d) => d as f64,
+                            duckdb::types::Value::BigInt(d) => d as f64,
+                            duckdb::types::Value::Int(d) => d as f64,
+                            _ => f64::NAN,
+                        })
+                        .collect(),
+                    _ => vec![],
+                })
+            };
+            Ok(Thresholds { recency: list(0)?, frequency: list(1)?, monetary: list(2)? })
+        })?
+    };
+    Ok(Rfm { buyers, segments, thresholds })
+}

@@ -1,0 +1,98 @@
+//! RFM: recency, frequency and "monetary" value of buyers, their scores and segments.
+//!
+//! Definitions (over buyers only: users with at least one buy event in the range):
+//! - **R** (recency) = days from the user's last buy date to the range's last date (0 = bought on the last day).
+//! - **F** (frequency) = number of buy events.
+//! - **M** (monetary proxy) = number of distinct items bought. The dataset has no prices, so M is a
+//!   proxy for spend, not money.
+//! - Scores: with q1..q4 = `quantile_cont` of the value at 0.2/0.4/0.6/0.8 over buyers,
+//!   `F_score = 1 + #{k : F > qk}`, `M_score` likewise, and `R_score = 1 + #{k : R < qk}`
+//!   (recent buyers score high). Equal values always get equal scores.
+//! - Segments from R_score and F_score, checked in this order:
+//!   champions (R≥4 and F≥4), loyal (R≥3 and F≥3), potential (R≥3 and F<3), at_risk (R<3 and F≥3),
+//!   hibernating (the rest).
+
+use crate::store::sql_date;
+use chrono::NaiveDate;
+
+/// The five segments, in report order.
+pub const SEGMENTS: [&str; 5] = ["champions", "loyal", "potential", "at_risk", "hibernating"];
+
+/// The suggested action for a segment, in Chinese and English.
+pub fn action(segment: &str) -> (&'static str, &'static str) {
+    match segment {
+        "champions" => (
+            "重点维护：提供专属客服、新品优先体验和会员权益，防止流失",
+            "Retain and reward: VIP service, early access to new items and member perks",
+        ),
+        "loyal" => (
+            "提升客单价：交叉销售与积分激励，推动其成为重要价值用户",
+            "Grow basket size: cross-sell and loyalty points to turn them into champions",
+        ),
+        "potential" => (
+            "促进复购：首购后关怀、优惠券与个性化推荐",
+            "Drive the next purchase: post-purchase follow-up, coupons and personalised recommendations",
+        ),
+        "at_risk" => (
+            "及时召回：限时优惠与短信/推送提醒，了解流失原因",
+            "Win them back now: time-limited offers and reminders; ask why they stopped buying",
+        ),
+        _ => (
+            "低成本唤醒：在大促活动中触达，长期无响应则减少投入",
+            "Low-cost reactivation: reach them in big campaigns; cut spend if they stay silent",
+        ),
+    }
+}
+
+/// The segment label in Chinese.
+pub fn segment_zh(segment: &str) -> &'static str {
+    match segment {
+        "champions" => "重要价值用户",
+        "loyal" => "忠诚用户",
+        "potential" => "潜力用户",
+        "at_risk" => "流失预警用户",
+        _ => "沉睡用户",
+    }
+}
+
+/// SQL for one row per buyer in `[from, to]`: user_id, recency, frequency, monetary, r_score,
+/// f_score, m_score, segment. Reads the `buy_items` rollup. This is the single definition used
+/// by `analyze`, `user_summary` and everything built on them.
+pub fn per_buyer_sql(from: NaiveDate, to: NaiveDate) -> String {
+    let (f, t) = (sql_date(from), sql_date(to));
+    format!(
+        "WITH b AS (
+            SELECT user_id, ({t} - max(event_date))::INTEGER AS recency, sum(buys)::BIGINT AS frequency,
+                   count(DISTINCT item_id)::BIGINT AS monetary
+            FROM buy_items WHERE event_date BETWEEN {f} AND {t} GROUP BY user_id),
+         q AS (
+            SELECT quantile_cont(recency, [0.2, 0.4, 0.6, 0.8]) AS qr,
+                   quantile_cont(frequency, [0.2, 0.4, 0.6, 0.8]) AS qf,
+                   quantile_cont(monetary, [0.2, 0.4, 0.6, 0.8]) AS qm FROM b),
+         s AS (
+            SELECT b.*,
+                   (1 + (recency < qr[1])::INT + (recency < qr[2])::INT + (recency < qr[3])::INT + (recency < qr[4])::INT) AS r_score,
+                   (1 + (frequency > qf[1])::INT + (frequency > qf[2])::INT + (frequency > qf[3])::INT + (frequency > qf[4])::INT) AS f_score,
+                   (1 + (monetary > qm[1])::INT + (monetary > qm[2])::INT + (monetary > qm[3])::INT + (monetary > qm[4])::INT) AS m_score
+            FROM b, q)
+         SELECT user_id, recency, frequency, monetary, r_score, f_score, m_score,
+                CASE WHEN r_score >= 4 AND f_score >= 4 THEN 'champions'
+                     WHEN r_score >= 3 AND f_score >= 3 THEN 'loyal'
+                     WHEN r_score >= 3 THEN 'potential'
+                     WHEN f_score >= 3 THEN 'at_risk'
+                     ELSE 'hibernating' END AS segment
+         FROM s"
+    )
+}
+
+/// SQL for the quantile thresholds (R, F, M lists) over buyers in `[from, to]`.
+pub fn thresholds_sql(from: NaiveDate, to: NaiveDate) -> String {
+    let (f, t) = (sql_date(from), sql_date(to));
+    format!(
+        "WITH b AS (
+            SELECT ({t} - max(event_date))::INTEGER AS recency, sum(buys)::BIGINT AS frequency, count(DISTINCT item_id)::BIGINT AS monetary
+            FROM buy_items WHERE event_date BETWEEN {f} AND {t} GROUP BY user_id)
+         SELECT quantile_cont(recency, [0.2, 0.4, 0.6, 0.8]), quantile_cont(frequency, [0.2, 0.4, 0.6, 0.8]),
+                quantile_cont(monetary, [0.2, 0.4, 0.6, 0.8]) FROM b"
+    )
+}

@@ -1,0 +1,33 @@
+//! `user_summary`: one row per user over the whole window.
+//!
+//! Columns: `pv`, `fav`, `cart`, `buy` (event counts), `first_event_at`, `last_event_at`,
+//! `last_buy_at` (local time), `active_days` (dates with any event), `distinct_items` (items
+//! with any event), and the RFM columns from [`super::rfm::per_buyer_sql`] over the window:
+//! `recency_days`, `frequency`, `monetary`, `r_score`, `f_score`, `m_score`, `segment`
+//! (NULL for users who never bought).
+
+use super::rfm::per_buyer_sql;
+use crate::store::StoreError;
+use chrono::NaiveDate;
+use duckdb::Connection;
+
+/// Rebuilds `user_summary` from `user_behavior` and the rollups.
+pub fn rebuild_user_summary(conn: &Connection, start: NaiveDate, end: NaiveDate) -> Result<(), StoreError> {
+    let rfm = per_buyer_sql(start, end);
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TABLE user_summary AS
+         WITH d AS (
+             SELECT user_id, sum(pv)::BIGINT AS pv, sum(fav)::BIGINT AS fav, sum(cart)::BIGINT AS cart, sum(buy)::BIGINT AS buy,
+                    min(first_time) AS first_event_at, max(last_time) AS last_event_at, max(last_buy_time) AS last_buy_at,
+                    count(*)::BIGINT AS active_days
+             FROM user_day GROUP BY user_id),
+         i AS (SELECT user_id, count(DISTINCT item_id)::BIGINT AS distinct_items FROM user_behavior GROUP BY user_id),
+         r AS ({rfm})
+         SELECT d.user_id, d.pv, d.fav, d.cart, d.buy, d.first_event_at, d.last_event_at, d.last_buy_at, d.active_days,
+                i.distinct_items, r.recency AS recency_days, r.frequency, r.monetary,
+                r.r_score::UTINYINT AS r_score, r.f_score::UTINYINT AS f_score, r.m_score::UTINYINT AS m_score, r.segment
+         FROM d JOIN i USING (user_id) LEFT JOIN r USING (user_id)
+         ORDER BY d.user_id;"
+    ))?;
+    Ok(())
+}

@@ -1,0 +1,878 @@
+//! `ecomm sync-mysql`: the MySQL mirror of `user_behavior` and `user_summary`.
+//!
+//! The DuckDB file stays the source of truth. The mirror lives in the database named by the URL
+//! (default `ecommerce_analysis`), in tables with the seed project's names.
+//!
+//! How a sync works:
+//! - **Fast path**: `LOAD DATA LOCAL INFILE`, fed by the client's local-infile handler straight from
+//!   a DuckDB query (Arrow batches formatted as tab-separated text in a producer thread); no temp file.
+//!   When the server refuses local infile, it falls back to multi-row `INSERT` batches and says so.
+//! - **Full** (`--full`, a new mirror, or a DB rebuilt by `ingest --replace`): load into
+//!   `<table>__stage` without secondary indexes, add the indexes, verify the stage against DuckDB, then
+//!   swap the stage and the sync log in with one `RENAME TABLE`. Killing the sync before the rename leaves
+//!   the old mirror as it was; the rename itself is atomic.
+//! - **Incremental** (default): only the ingest batches not yet in the mirror's `ecomm_sync_log` are
+//!   loaded into `user_behavior__inc`, verified, then moved into `user_behavior` together with their log
+//!   rows in one InnoDB transaction, so a kill leaves the old mirror intact and readable.
+//! - `user_summary` is replaced whole each time (stage + `RENAME TABLE`).
+//! - **Verification** after every sync: total and per-behaviour row counts in MySQL equal DuckDB's, and
+//!   `user_summary` has as many rows; a mismatch fails the command.
+
+pub mod url;
+
+use crate::store::{self, Mode, OpenOptions, StoreError};
+use ::mysql::prelude::Queryable;
+use ::mysql::{Conn, LocalInfileHandler, Opts, OptsBuilder};
+use duckdb::arrow::array::AsArray;
+use duckdb::arrow::datatypes::{Int64Type, UInt32Type, UInt8Type};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
+
+/// Errors of a sync, each one sentence that says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Config problems.
+    #[error("{0}")]
+    Config(String),
+    /// Server unreachable.
+    #[error("cannot reach MySQL at {addr} ({why}); start it (`docker compose up -d` starts the bundled MySQL 8.0) or fix host/port in the URL / 无法连接 MySQL")]
+    Unreachable {
+        /// host:port
+        addr: String,
+        /// The OS error.
+        why: String,
+    },
+    /// Bad user or password.
+    #[error("MySQL refused user '{user}' (wrong password, or no access from this host); check the user and password in the URL or ECOMM_MYSQL_URL / 用户名或密码错误")]
+    Auth {
+        /// The user.
+        user: String,
+    },
+    /// A privilege is missing.
+    #[error("MySQL user '{user}' lacks a privilege ({detail}); as an admin run: GRANT CREATE, DROP, ALTER, INDEX, INSERT, SELECT ON `{db}`.* TO '{user}'@'%'; / 权限不足")]
+    Privilege {
+        /// The user.
+        user: String,
+        /// The database.
+        db: String,
+        /// The server's message.
+        detail: String,
+    },
+    /// Too old a server.
+    #[error("MySQL server {0} is too old: ecomm needs MySQL 5.7+ or MariaDB 10.3+ (utf8mb4, atomic multi-table RENAME); upgrade it or use the bundled docker-compose.yml (MySQL 8.0) / MySQL 版本过低")]
+    TooOld(String),
+    /// Counts differ after the sync.
+    #[error("verification failed: {0}; the mirror does not match DuckDB; rerun with --full / 校验失败")]
+    Verify(String),
+    /// Other server errors.
+    #[error("MySQL error: {0}")]
+    Server(String),
+    /// DuckDB side.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<duckdb::Error> for SyncError {
+    fn from(e: duckdb::Error) -> Self {
+        SyncError::Store(StoreError::Db(e))
+    }
+}
+
+/// Which tables to mirror.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// The events.
+    UserBehavior,
+    /// One row per user.
+    UserSummary,
+}
+
+impl Table {
+    /// Parses `user_behavior` / `user_summary`.
+    pub fn parse(s: &str) -> Result<Table, String> {
+        match s.trim() {
+            "user_behavior" => Ok(Table::UserBehavior),
+            "user_summary" => Ok(Table::UserSummary),
+            other => Err(format!("unknown table '{other}': use user_behavior and/or user_summary")),
+        }
+    }
+    /// The table's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::UserBehavior => "user_behavior",
+            Table::UserSummary => "user_summary",
+        }
+    }
+}
+
+/// A validated sync request.
+#[derive(Clone, Debug)]
+pub struct SyncConfig {
+    /// The DuckDB file.
+    pub db: PathBuf,
+    /// mysql://user:pass@host:port/database
+    pub url: String,
+    /// Tables to mirror.
+    pub tables: Vec<Table>,
+    /// Rebuild everything.
+    pub full: bool,
+    /// Never try LOAD DATA LOCAL INFILE.
+    pub no_local_infile: bool,
+    /// Progress bar.
+    pub progress: bool,
+}
+
+/// One table's outcome.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TableOut {
+    /// Table name.
+    pub table: String,
+    /// Rows sent in this sync.
+    pub rows: u64,
+    /// Rows in the mirror afterwards.
+    pub mirror_rows: u64,
+    /// Seconds.
+    pub seconds: f64,
+    /// rows / seconds.
+    pub rows_per_sec: f64,
+}
+
+/// What a sync did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SyncSummary {
+    /// The target, password redacted.
+    pub target: String,
+    /// `full` or `incremental`.
+    pub mode: String,
+    /// Why a full sync happened.
+    pub reason: String,
+    /// `load_data` or `insert`.
+    pub method: String,
+    /// Ingest batches sent.
+    pub batches: Vec<u32>,
+    /// Per table.
+    pub tables: Vec<TableOut>,
+    /// Counts matched DuckDB.
+    pub verified: bool,
+    /// Total seconds.
+    pub seconds: f64,
+}
+
+/// The DDL of the mirror's tables (`{name}` is the table name; secondary indexes come after the load).
+const UB_DDL: &str = "CREATE TABLE `{name}` (
+    user_id BIGINT NOT NULL,
+    item_id BIGINT NOT NULL,
+    category_id BIGINT NOT NULL,
+    behavior_type ENUM('pv','fav','cart','buy') NOT NULL,
+    ts BIGINT NOT NULL,
+    event_time DATETIME NOT NULL,
+    event_date DATE NOT NULL,
+    event_hour TINYINT UNSIGNED NOT NULL,
+    ingest_id INT UNSIGNED NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci";
+const UB_INDEXES: &str = "ALTER TABLE `{name}` ADD INDEX idx_user_id (user_id), ADD INDEX idx_event_date (event_date), ADD INDEX idx_behavior_type (behavior_type)";
+const US_DDL: &str = "CREATE TABLE `{name}` (
+    user_id BIGINT NOT NULL PRIMARY KEY,
+    pv BIGINT NOT NULL, fav BIGINT NOT NULL, cart BIGINT NOT NULL, buy BIGINT NOT NULL,
+    first_event_at DATETIME NOT NULL, last_event_at DATETIME NOT NULL, last_buy_at DATETIME NULL,
+    active_days INT NOT NULL, distinct_items BIGINT NOT NULL,
+    recency_days INT NULL, frequency BIGINT NULL, monetary BIGINT NULL,
+    r_score TINYINT UNSIGNED NULL, f_score TINYINT UNSIGNED NULL, m_score TINYINT UNSIGNED NULL,
+    segment VARCHAR(16) NULL,
+    INDEX idx_segment (segment)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci";
+const LOG_DDL: &str = "CREATE TABLE `{name}` (
+    generation VARCHAR(32) NOT NULL,
+    ingest_id INT UNSIGNED NOT NULL,
+    `rows` BIGINT NOT NULL,
+    synced_at DATETIME NOT NULL,
+    PRIMARY KEY (generation, ingest_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci";
+
+fn ddl(t: &str, name: &str) -> String {
+    t.replace("{name}", name)
+}
+
+const UB_COLS: &str = "(user_id, item_id, category_id, behavior_type, ts, event_time, event_date, event_hour, ingest_id)";
+const US_COLS: &str = "(user_id, pv, fav, cart, buy, first_event_at, last_event_at, last_buy_at, active_days, distinct_items, recency_days, frequency, monetary, r_score, f_score, m_score, segment)";
+
+/// Maps a mysql error to a user sentence.
+pub fn map_err(e: ::mysql::Error, user: &str, db: &str, addr: &str) -> SyncError {
+    match e {
+        ::mysql::Error::MySqlError(m) => match m.code {
+            1045 | 1698 => SyncError::Auth { user: user.into() },
+            1044 | 1142 | 1143 | 1227 | 1370 => SyncError::Privilege { user: user.into(), db: db.into(), detail: m.message },
+            _ => SyncError::Server(format!("{} (code {})", m.message, m.code)),
+        },
+        ::mysql::Error::IoError(io) => SyncError::Unreachable { addr: addr.into(), why: io.to_string() },
+        ::mysql::Error::DriverError(d) => {
+            let s = d.to_string();
+            if s.to_lowercase().contains("connect") {
+                SyncError::Unreachable { addr: addr.into(), why: s }
+            } else {
+                SyncError::Server(s)
+            }
+        }
+        ::mysql::Error::UrlError(u) => {
+            SyncError::Config(format!("bad MySQL URL ({u}); use mysql://user:pass@host:3306/ecommerce_analysis"))
+        }
+        other => SyncError::Server(other.to_string()),
+    }
+}
+
+/// Checks the server's `VERSION()`: MySQL 5.7+ or MariaDB 10.3+.
+pub fn version_ok(v: &str) -> bool {
+    let nums: Vec<u32> = v.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).take(2).filter_map(|s| s.parse().ok()).collect();
+    let (major, minor) = (nums.first().copied().unwrap_or(0), nums.get(1).copied().unwrap_or(0));
+    if v.to_lowercase().contains("mariadb") {
+        (major, minor) >= (10, 3)
+    } else {
+        (major, minor) >= (5, 7)
+    }
+}
+
+/// A connected mirror.
+pub struct Mirror {
+    conn: Conn,
+    /// The database name.
+    pub db: String,
+    /// The user.
+    pub user: String,
+    /// host:port.
+    pub addr: String,
+}
+
+impl Mirror {
+    /// Connects, checks the version, creates the database if missing and selects it.
+    pub fn connect(url: &str) -> Result<Mirror, SyncError> {
+        let opts = Opts::from_url(url)
+            .map_err(|e| SyncError::Config(format!("bad MySQL URL ({e}); use mysql://user:pass@host:3306/ecommerce_analysis")))?;
+        let db = opts.get_db_name().unwrap_or("ecommerce_analysis").to_string();
+        if db.is_empty() || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(SyncError::Config(format!("database name '{db}' in the URL must be letters, digits and _")));
+        }
+        let user = opts.get_user().unwrap_or("root").to_string();
+        let addr = format!("{}:{}", opts.get_ip_or_hostname(), opts.get_tcp_port());
+        let b = OptsBuilder::from_opts(opts)
+            .db_name(None::<String>)
+            .prefer_socket(false)
+            .tcp_connect_timeout(Some(std::time::Duration::from_secs(10)))
+            .init(vec!["SET NAMES utf8mb4", "SET time_zone = '+00:00'", "SET unique_checks = 0", "SET foreign_key_checks = 0"]);
+        let mut conn = Conn::new(b).map_err(|e| map_err(e, &user, &db, &addr))?;
+        let version: String = conn.query_first("SELECT VERSION()").map_err(|e| map_err(e, &user, &db, &addr))?.unwrap_or_default();
+        if !version_ok(&version) {
+            return Err(SyncError::TooOld(version));
+        }
+        let mut m = Mirror { conn, db: db.clone(), user, addr };
+        m.exec(&format!("CREATE DATABASE IF NOT EXISTS `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))?;
+        m.exec(&format!("USE `{db}`"))?;
+        Ok(m)
+    }
+
+    /// Runs a statement.
+    pub fn exec(&mut self, sql: &str) -> Result<(), SyncError> {
+        let (u, d, a) = (self.user.clone(), self.db.clone(), self.addr.clone());
+        self.conn.query_drop(sql).map_err(|e| map_err(e, &u, &d, &a))
+    }
+
+    /// Runs a query returning rows of one type.
+    pub fn query<T: ::mysql::prelude::FromRow>(&mut self, sql: &str) -> Result<Vec<T>, SyncError> {
+        let (u, d, a) = (self.user.clone(), self.db.clone(), self.addr.clone());
+        self.conn.query(sql).map_err(|e| map_err(e, &u, &d, &a))
+    }
+
+    fn table_exists(&mut self, name: &str) -> Result<bool, SyncError> {
+        let n: Vec<i64> = self.query(&format!(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = '{}' AND table_name = '{name}'",
+            self.db
+        ))?;
+        Ok(n.first().copied().unwrap_or(0) > 0)
+    }
+
+    /// Row count and per-behaviour counts of a user_behavior-shaped table.
+    pub fn behavior_counts(&mut self, table: &str) -> Result<[u64; 5], SyncError> {
+        let rows: Vec<(String, i64)> =
+            self.query(&format!("SELECT CAST(behavior_type AS CHAR), count(*) FROM `{table}` GROUP BY behavior_type"))?;
+        let mut out = [0u64; 5];
+        for (b, n) in rows {
+            if let Some(i) = crate::ingest::parse::BEHAVIORS.iter().position(|x| *x == b) {
+                out[i + 1] = n as u64;
+                out[0] += n as u64;
+            }
+        }
+        Ok(out)
+    }
+
+    fn count(&mut self, table: &str) -> Result<u64, SyncError> {
+        let n: Vec<i64> = self.query(&format!("SELECT count(*) FROM `{table}`"))?;
+        Ok(n.first().copied().unwrap_or(0) as u64)
+    }
+
+    /// Streams `rows` (tab-separated lines from a producer) into `table`, by LOAD DATA LOCAL INFILE
+    /// or, if `insert` is set, multi-row INSERTs. Returns rows sent.
+    fn load(&mut self, table: &str, cols: &str, rx: mpsc::Receiver<Vec<u8>>, insert: bool) -> Result<(), SyncError> {
+        if insert {
+            for chunk in rx.iter() {
+                let sql = tsv_to_insert(table, cols, &chunk);
+                if !sql.is_empty() {
+                    self.exec(&sql)?;
+                }
+            }
+            return Ok(());
+        }
+        let rx = Arc::new(Mutex::new(Some(rx)));
+        let handler_rx = rx.clone();
+        self.conn.set_local_infile_handler(Some(LocalInfileHandler::new(move |_name, w| {
+            if let Some(rx) = handler_rx.lock().expect("infile").take() {
+                for chunk in rx.iter() {
+                    w.write_all(&chunk)?;
+                }
+            }
+            w.flush()
+        })));
+        let sql = format!(
+            "LOAD DATA LOCAL INFILE 'ecomm-stream' INTO TABLE `{table}` CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' {cols}"
+        );
+        let r = self.exec(&sql);
+        self.conn.set_local_infile_handler(None);
+        // Drain whatever the handler did not take, so the producer can finish.
+        if let Some(rx) = rx.lock().expect("infile").take() {
+            for _ in rx.iter() {}
+        }
+        r
+    }
+
+    /// Whether the server accepts LOAD DATA LOCAL INFILE (probes with an empty stream).
+    pub fn local_infile_works(&mut self) -> Result<bool, SyncError> {
+        self.exec("CREATE TEMPORARY TABLE IF NOT EXISTS ecomm_probe (x INT)")?;
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1);
+        drop(tx);
+        let r = self.load("ecomm_probe", "(x)", rx, false);
+        let _ = self.exec("DROP TEMPORARY TABLE IF EXISTS ecomm_probe");
+        match r {
+            Ok(()) => Ok(true),
+            Err(SyncError::Server(msg)) if is_local_infile_refusal(&msg) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn is_local_infile_refusal(msg: &str) -> bool {
+    let m = msg.to_lowercase();
+    m.contains("code 1148")
+        || m.contains("code 3948")
+        || m.contains("code 4166")
+        || m.contains("local infile")
+        || m.contains("local data")
+        || m.contains("not allowed")
+}
+
+/// Turns tab-separated lines into one multi-row INSERT (`\N` is NULL; numbers stay bare; the rest is quoted).
+fn tsv_to_insert(table: &str, cols: &str, chunk: &[u8]) -> String {
+    let text = String::from_utf8_lossy(chunk);
+    let mut sql = String::with_capacity(chunk.len() * 2 + 100);
+    let mut first = true;
+    for line in text.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        sql.push_str(if first { "(" } else { ",(" });
+        first = false;
+        for (i, f) in line.split('\t').enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            if f == "\\N" {
+                sql.push_str("NULL");
+            } else if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit() || b == b'-') && !f[1..].contains('-') {
+                sql.push_str(f);
+            } else {
+                sql.push('\'');
+                sql.push_str(&f.replace('\\', "\\\\").replace('\'', "''"));
+                sql.push('\'');
+            }
+        }
+        sql.push(')');
+    }
+    if first {
+        return String::new();
+    }
+    format!("INSERT INTO `{table}` {cols} VALUES {sql}")
+}
+
+/// Chunk size of the producer's messages.
+const CHUNK: usize = 1 << 20;
+
+/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's civil_from_days).
+fn civil(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn push_date(out: &mut Vec<u8>, day: i64) {
+    let (y, m, d) = civil(day);
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}");
+}
+
+fn push_datetime(out: &mut Vec<u8>, secs: i64) {
+    push_date(out, secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    let _ = write!(out, " {:02}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60);
+}
+
+/// Streams `user_behavior` rows of the given ingest ids (all when None) as TSV chunks.
+fn produce_behavior(
+    conn: duckdb::Connection,
+    ids: Option<Vec<u32>>,
+    tx: mpsc::SyncSender<Vec<u8>>,
+    sent: Arc<std::sync::atomic::AtomicU64>,
+) -> Result<(), SyncError> {
+    let filter = match &ids {
+        Some(v) => format!("WHERE ingest_id IN ({})", v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")),
+        None => String::new(),
+    };
+    let mut st = conn.prepare(&format!(
+        "SELECT user_id, item_id, category_id, enum_code(behavior_type)::UTINYINT, ts, epoch(event_time)::BIGINT, event_hour, ingest_id FROM user_behavior {filter}"
+    ))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
+    let mut ib = itoa::Buffer::new();
+    for batch in st.query_arrow([])? {
+        let u = batch.column(0).as_primitive::<Int64Type>();
+        let i = batch.column(1).as_primitive::<Int64Type>();
+        let c = batch.column(2).as_primitive::<Int64Type>();
+        let b = batch.column(3).as_primitive::<UInt8Type>();
+        let ts = batch.column(4).as_primitive::<Int64Type>();
+        let lt = batch.column(5).as_primitive::<Int64Type>();
+        let h = batch.column(6).as_primitive::<UInt8Type>();
+        let g = batch.column(7).as_primitive::<UInt32Type>();
+        for r in 0..batch.num_rows() {
+            buf.extend_from_slice(ib.format(u.value(r)).as_bytes());
+            buf.push(b'\t');
+            buf.extend_from_slice(ib.format(i.value(r)).as_bytes());
+            buf.push(b'\t');
+            buf.extend_from_slice(ib.format(c.value(r)).as_bytes());
+            buf.push(b'\t');
+            buf.extend_from_slice(crate::ingest::parse::BEHAVIORS[b.value(r) as usize].as_bytes());
+            buf.push(b'\t');
+            buf.extend_from_slice(ib.format(ts.value(r)).as_bytes());
+            buf.push(b'\t');
+            let l = lt.value(r);
+            push_datetime(&mut buf, l);
+            buf.push(b'\t');
+            push_date(&mut buf, l.div_euclid(86_400));
+            buf.push(b'\t');
+            buf.extend_from_slice(ib.format(h.value(r)).as_bytes());
+            buf.push(b'\t');
+            buf.extend_from_slice(ib.format(g.value(r)).as_bytes());
+            buf.push(b'\n');
+        }
+        sent.fetch_add(batch.num_rows() as u64, std::sync::atomic::Ordering::Relaxed);
+        if buf.len() >= CHUNK {
+            if tx.send(std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 4096))).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !buf.is_empty() {
+        let _ = tx.send(buf);
+    }
+    Ok(())
+}
+
+/// Streams `user_summary` as TSV chunks (sorted by user_id, the mirror's primary key).
+fn produce_summary(
+    conn: duckdb::Connection,
+    tx: mpsc::SyncSender<Vec<u8>>,
+    sent: Arc<std::sync::atomic::AtomicU64>,
+) -> Result<(), SyncError> {
+    let mut st = conn.prepare(
+        "SELECT user_id, pv, fav, cart, buy, epoch(first_event_at)::BIGINT, epoch(last_event_at)::BIGINT, epoch(last_buy_at)::BIGINT,
+                active_days, distinct_items, recency_days::BIGINT, frequency, monetary, r_score::BIGINT, f_score::BIGINT, m_score::BIGINT, segment
+         FROM user_summary ORDER BY user_id",
+    )?;
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
+    let mut rows = st.query([])?;
+    let mut n = 0u64;
+    while let Some(r) = rows.next()? {
+        for k in 0..17 {
+            if k > 0 {
+                buf.push(b'\t');
+            }
+            match k {
+                5..=7 => match r.get::<_, Option<i64>>(k)? {
+                    Some(v) => push_datetime(&mut buf, v),
+                    None => buf.extend_from_slice(b"\\N"),
+                },
+                16 => match r.get::<_, Option<String>>(k)? {
+                    Some(s) => buf.extend_from_slice(s.as_bytes()),
+                    None => buf.extend_from_slice(b"\\N"),
+                },
+                _ => match r.get::<_, Option<i64>>(k)? {
+                    Some(v) => {
+                        let _ = write!(buf, "{v}");
+                    }
+                    None => buf.extend_from_slice(b"\\N"),
+                },
+            }
+        }
+        buf.push(b'\n');
+        n += 1;
+        if buf.len() >= CHUNK {
+            sent.store(n, std::sync::atomic::Ordering::Relaxed);
+            if tx.send(std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 4096))).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    sent.store(n, std::sync::atomic::Ordering::Relaxed);
+    if !buf.is_empty() {
+        let _ = tx.send(buf);
+    }
+    Ok(())
+}
+
+/// DuckDB's counts: total and per behaviour (for all rows or some ingest ids).
+fn duck_counts(conn: &duckdb::Connection, ids: Option<&[u32]>) -> Result<[u64; 5], SyncError> {
+    let filter = match ids {
+        Some(v) if !v.is_empty() => format!("WHERE ingest_id IN ({})", v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")),
+        Some(_) => "WHERE false".into(),
+        None => String::new(),
+    };
+    let mut out = [0u64; 5];
+    let mut st = conn.prepare(&format!("SELECT enum_code(behavior_type)::INTEGER, count(*) FROM user_behavior {filter} GROUP BY 1"))?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, i32>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (b, n) = row?;
+        out[b as usize + 1] = n as u64;
+        out[0] += n as u64;
+    }
+    Ok(out)
+}
+
+type Producer =
+    Box<dyn FnOnce(duckdb::Connection, mpsc::SyncSender<Vec<u8>>, Arc<std::sync::atomic::AtomicU64>) -> Result<(), SyncError> + Send>;
+
+/// Runs a producer thread feeding `mirror.load` and shows rows/s.
+fn transfer(
+    mirror: &mut Mirror,
+    duck: &duckdb::Connection,
+    table: &str,
+    cols: &str,
+    insert: bool,
+    expected: u64,
+    progress: bool,
+    produce: Producer,
+) -> Result<f64, SyncError> {
+    let t0 = Instant::now();
+    let pb = if progress { ProgressBar::new(expected) } else { ProgressBar::hidden() };
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} sync {prefix} [{bar:30}] {human_pos}/{human_len} rows {per_sec} ({elapsed})")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(table.to_string());
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4);
+    let dconn = duck.try_clone()?;
+    let s2 = sent.clone();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d2 = done.clone();
+    let pb2 = pb.clone();
+    let ticker = std::thread::spawn(move || {
+        while !d2.load(std::sync::atomic::Ordering::Relaxed) {
+            pb2.set_position(s2.load(std::sync::atomic::Ordering::Relaxed));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    });
+    let prod = std::thread::spawn(move || produce(dconn, tx, sent));
+    let r = mirror.load(table, cols, rx, insert);
+    let p = prod.join().expect("producer thread");
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = ticker.join();
+    pb.finish_and_clear();
+    r?;
+    p?;
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+/// Runs a sync.
+pub fn run(cfg: &SyncConfig) -> Result<SyncSummary, SyncError> {
+    let t0 = Instant::now();
+    let duck = store::open(&cfg.db, Mode::ReadOnly, &OpenOptions::default())?;
+    store::require_window(&duck, &cfg.db)?;
+    let generation = store::meta_get(&duck, "generation")?.unwrap_or_default();
+    let mut m = Mirror::connect(&cfg.url)?;
+    let method_insert = cfg.no_local_infile || !m.local_infile_works()?;
+    if method_insert && !cfg.no_local_infile {
+        eprintln!(
+            "note: the server refuses LOAD DATA LOCAL INFILE (local_infile is OFF); falling back to multi-row INSERT batches, which is several times slower. Enable it with SET GLOBAL local_infile = 1 (the bundled docker-compose.yml does). / 服务器未开启 local_infile，改用批量 INSERT"
+        );
+    }
+    // Leftovers of a killed sync.
+    for t in [
+        "user_behavior__stage",
+        "user_behavior__old",
+        "user_behavior__inc",
+        "user_summary__stage",
+        "user_summary__old",
+        "ecomm_sync_log__stage",
+        "ecomm_sync_log__old",
+    ] {
+        m.exec(&format!("DROP TABLE IF EXISTS `{t}`"))?;
+    }
+    let all_ids: Vec<u32> = {
+        let mut st = duck.prepare("SELECT DISTINCT ingest_id FROM user_behavior ORDER BY 1")?;
+        let rows = st.query_map([], |r| r.get::<_, u32>(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut summary = SyncSummary {
+        target: url::redact(&cfg.url),
+        mode: "incremental".into(),
+        reason: String::new(),
+        method: if method_insert { "insert" } else { "load_data" }.into(),
+        batches: vec![],
+        tables: vec![],
+        verified: false,
+        seconds: 0.0,
+    };
+
+    if cfg.tables.contains(&Table::UserBehavior) {
+        let have_ub = m.table_exists("user_behavior")?;
+        let have_log = m.table_exists("ecomm_sync_log")?;
+        let mirrored: Vec<(String, u32)> = if have_log { m.query("SELECT generation, ingest_id FROM ecomm_sync_log")? } else { vec![] };
+        let same_gen = !mirrored.is_empty() && mirrored.iter().all(|(g, _)| *g == generation);
+        let full_reason = if cfg.full {
+            Some("--full")
+        } else if !have_ub || !have_log {
+            Some("no mirror yet")
+        } else if !mirrored.is_empty() && !same_gen {
+            Some("the DuckDB file was rebuilt (ingest --replace)")
+        } else if mirrored.iter().any(|(_, id)| !all_ids.contains(id)) {
+            Some("the mirror holds batches the DuckDB file no longer has")
+        } else {
+            None
+        };
+        let t1 = Instant::now();
+        if let Some(reason) = full_reason {
+            summary.mode = "full".into();
+            summary.reason = reason.into();
+            let expected = duck_counts(&duck, None)?;
+            m.exec(&ddl(UB_DDL, "user_behavior__stage"))?;
+            transfer(
+                &mut m,
+                &duck,
+                "user_behavior__stage",
+                UB_COLS,
+                method_insert,
+                expected[0],
+                cfg.progress,
+                Box::new(|c, tx, s| produce_behavior(c, None, tx, s)),
+            )?;
+            m.exec(&ddl(UB_INDEXES, "user_behavior__stage"))?;
+            let got = m.behavior_counts("user_behavior__stage")?;
+            if got != expected {
+                return Err(SyncError::Verify(format!(
+                    "staged user_behavior counts {got:?} (total, pv, fav, cart, buy) differ from DuckDB's {expected:?}"
+                )));
+            }
+            m.exec(&ddl(LOG_DDL, "ecomm_sync_log__stage"))?;
+            if !all_ids.is_empty() {
+                let per = batch_rows(&duck)?;
+                let values: Vec<String> = per.iter().map(|(id, n)| format!("('{generation}', {id}, {n}, UTC_TIMESTAMP())")).collect();
+                m.exec(&format!("INSERT INTO ecomm_sync_log__stage VALUES {}", values.join(",")))?;
+            }
+            let mut renames = vec![];
+            if have_ub {
+                renames.push("user_behavior TO user_behavior__old".to_string());
+            }
+            renames.push("user_behavior__stage TO user_behavior".into());
+            if have_log {
+                renames.push("ecomm_sync_log TO ecomm_sync_log__old".into());
+            }
+            renames.push("ecomm_sync_log__stage TO ecomm_sync_log".into());
+            pause_hook("before_rename");
+            m.exec(&format!("RENAME TABLE {}", renames.join(", ")))?;
+            m.exec("DROP TABLE IF EXISTS user_behavior__old, ecomm_sync_log__old")?;
+            summary.batches = all_ids.clone();
+        } else {
+            let have: Vec<u32> = mirrored.iter().map(|(_, id)| *id).collect();
+            let new_ids: Vec<u32> = all_ids.iter().copied().filter(|id| !have.contains(id)).collect();
+            if !new_ids.is_empty() {
+                let expected = duck_counts(&duck, Some(&new_ids))?;
+                m.exec(&ddl(UB_DDL, "user_behavior__inc"))?;
+                let ids = new_ids.clone();
+                transfer(
+                    &mut m,
+                    &duck,
+                    "user_behavior__inc",
+                    UB_COLS,
+                    method_insert,
+                    expected[0],
+                    cfg.progress,
+                    Box::new(move |c, tx, s| produce_behavior(c, Some(ids), tx, s)),
+                )?;
+                let got = m.behavior_counts("user_behavior__inc")?;
+                if got != expected {
+                    return Err(SyncError::Verify(format!("staged batch counts {got:?} differ from DuckDB's {expected:?}")));
+                }
+                let per = batch_rows(&duck)?;
+                let values: Vec<String> = per
+                    .iter()
+                    .filter(|(id, _)| new_ids.contains(id))
+                    .map(|(id, n)| format!("('{generation}', {id}, {n}, UTC_TIMESTAMP())"))
+                    .collect();
+                pause_hook("before_commit");
+                m.exec("START TRANSACTION")?;
+                m.exec(&format!("INSERT INTO user_behavior {UB_COLS} SELECT * FROM user_behavior__inc"))?;
+                m.exec(&format!("INSERT INTO ecomm_sync_log VALUES {}", values.join(",")))?;
+                m.exec("COMMIT")?;
+                m.exec("DROP TABLE IF EXISTS user_behavior__inc")?;
+            }
+            summary.batches = new_ids;
+        }
+        let secs = t1.elapsed().as_secs_f64();
+        let sent = if summary.batches.is_empty() { 0 } else { duck_counts(&duck, Some(&summary.batches))?[0] };
+        let mirror_rows = m.count("user_behavior")?;
+        summary.tables.push(TableOut {
+            table: "user_behavior".into(),
+            rows: sent,
+            mirror_rows,
+            seconds: secs,
+            rows_per_sec: sent as f64 / secs.max(1e-9),
+        });
+    }
+
+    if cfg.tables.contains(&Table::UserSummary) {
+        let t1 = Instant::now();
+        let n: i64 = duck.query_row("SELECT count(*) FROM user_summary", [], |r| r.get(0))?;
+        m.exec(&ddl(US_DDL, "user_summary__stage"))?;
+        transfer(&mut m, &duck, "user_summary__stage", US_COLS, method_insert, n as u64, cfg.progress, Box::new(produce_summary))?;
+        let got = m.count("user_summary__stage")?;
+        if got != n as u64 {
+            return Err(SyncError::Verify(format!("staged user_summary has {got} rows, DuckDB {n}")));
+        }
+        if m.table_exists("user_summary")? {
+            m.exec("RENAME TABLE user_summary TO user_summary__old, user_summary__stage TO user_summary")?;
+            m.exec("DROP TABLE user_summary__old")?;
+        } else {
+            m.exec("RENAME TABLE user_summary__stage TO user_summary")?;
+        }
+        let secs = t1.elapsed().as_secs_f64();
+        summary.tables.push(TableOut {
+            table: "user_summary".into(),
+            rows: n as u64,
+            mirror_rows: n as u64,
+            seconds: secs,
+            rows_per_sec: n as f64 / secs.max(1e-9),
+        });
+    }
+
+    // Verification of the whole mirror.
+    if cfg.tables.contains(&Table::UserBehavior) {
+        let expected = duck_counts(&duck, None)?;
+        let got = m.behavior_counts("user_behavior")?;
+        if got != expected {
+            return Err(SyncError::Verify(format!(
+                "MySQL user_behavior counts {got:?} (total, pv, fav, cart, buy) differ from DuckDB's {expected:?}"
+            )));
+        }
+    }
+    if cfg.tables.contains(&Table::UserSummary) {
+        let n: i64 = duck.query_row("SELECT count(*) FROM user_summary", [], |r| r.get(0))?;
+        let got = m.count("user_summary")?;
+        if got != n as u64 {
+            return Err(SyncError::Verify(format!("MySQL user_summary has {got} rows, DuckDB {n}")));
+        }
+    }
+    summary.verified = true;
+    drop(duck);
+    record_in_duckdb(cfg, &summary, &generation)?;
+    summary.seconds = t0.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn batch_rows(duck: &duckdb::Connection) -> Result<Vec<(u32, u64)>, SyncError> {
+    let mut st = duck.prepare("SELECT ingest_id, count(*) FROM user_behavior GROUP BY 1 ORDER BY 1")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)? as u64)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Keeps a sync log in the DuckDB file too (`mysql_sync_log`).
+fn record_in_duckdb(cfg: &SyncConfig, s: &SyncSummary, generation: &str) -> Result<(), SyncError> {
+    let conn = store::open(&cfg.db, Mode::ReadWrite, &OpenOptions::default())?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS mysql_sync_log (target VARCHAR, generation VARCHAR, mode VARCHAR, method VARCHAR, batches VARCHAR, rows UBIGINT, seconds DOUBLE, synced_at VARCHAR)",
+    )?;
+    let rows: u64 = s.tables.iter().map(|t| t.rows).sum();
+    conn.execute(
+        "INSERT INTO mysql_sync_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        duckdb::params![
+            s.target,
+            generation,
+            s.mode,
+            s.method,
+            s.batches.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(","),
+            rows,
+            t_secs(s),
+            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        ],
+    )?;
+    Ok(())
+}
+
+fn t_secs(s: &SyncSummary) -> f64 {
+    s.tables.iter().map(|t| t.seconds).sum()
+}
+
+/// Test hook: with `ECOMM_TEST_SYNC_PAUSE=<point>:<marker file>`, writes the marker and sleeps at that point.
+fn pause_hook(point: &str) {
+    if let Ok(v) = std::env::var("ECOMM_TEST_SYNC_PAUSE") {
+        if let Some((p, marker)) = v.split_once(':') {
+            if p == point {
+                let _ = std::fs::write(marker, point);
+                std::thread::sleep(std::time::Duration::from_secs(120));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert!(version_ok("8.0.36"));
+        assert!(version_ok("5.7.44-log"));
+        assert!(!version_ok("5.6.51"));
+        assert!(version_ok("10.11.19-MariaDB-0+deb12u1"));
+        assert!(!version_ok("10.1.48-MariaDB"));
+    }
+
+    #[test]
+    fn dates() {
+        let mut b = vec![];
+        push_datetime(&mut b, 1_511_539_200 + 8 * 3600);
+        assert_eq!(String::from_utf8(b).unwrap(), "2017-11-25 00:00:00");
+        let mut b = vec![];
+        push_date(&mut b, -1);
+        assert_eq!(String::from_utf8(b).unwrap(), "1969-12-31");
+    }
+
+    #[test]
+    fn tsv_insert() {
+        let s = tsv_to_insert("t", "(a,b,c)", b"1\tpv\t\\N\n-5\t2017-11-25 00:00:00\tx'y\n");
+        assert_eq!(s, "INSERT INTO `t` (a,b,c) VALUES (1,'pv',NULL),(-5,'2017-11-25 00:00:00','x''y')");
+    }
+}

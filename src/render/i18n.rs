@@ -1,0 +1,123 @@
+//! The one table of user-facing strings, in Chinese and English, so both stay complete together.
+
+/// Output language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum Lang {
+    /// 简体中文
+    Zh,
+    /// English
+    En,
+}
+
+/// (key, Chinese, English)
+const STRINGS: &[(&str, &str, &str)] = &[
+    ("title", "用户行为分析", "User behaviour analysis"),
+    ("range", "分析区间", "Range"),
+    ("timezone", "时区", "Time zone"),
+    ("totals", "总体规模", "Totals"),
+    ("events", "事件数", "Events"),
+    ("users", "用户数", "Users"),
+    ("items", "商品数", "Items"),
+    ("categories", "类目数", "Categories"),
+    ("funnel", "转化漏斗（按阶段独立计数）", "Funnel (stages counted independently)"),
+    ("stage", "阶段", "Stage"),
+    ("rate_prev", "环比转化", "From previous"),
+    ("rate_first", "相对浏览", "From pv"),
+    ("conversion", "浏览→购买 用户转化率", "pv→buy user conversion"),
+    ("hourly", "24 小时行为分布", "Activity by hour"),
+    ("hour", "小时", "Hour"),
+    ("daily", "每日趋势", "Daily trend"),
+    ("date", "日期", "Date"),
+    ("retention", "次日留存", "Day-1 retention"),
+    ("cohort", "当日活跃", "Cohort"),
+    ("retained", "次日仍活跃", "Retained"),
+    ("rate", "比例", "Rate"),
+    ("avg_retention", "平均次日留存", "Average day-1 retention"),
+    ("repurchase", "复购", "Repurchase"),
+    ("buyers", "购买用户", "Buyers"),
+    ("repeat_buyers", "复购用户（≥2 次购买）", "Repeat buyers (≥2 buys)"),
+    ("repurchase_rate", "复购率", "Repurchase rate"),
+    ("top_categories", "购买量 Top 10 类目", "Top 10 categories by buys"),
+    ("category", "类目", "Category"),
+    ("buys", "购买次数", "Buys"),
+    (
+        "rfm",
+        "RFM 用户分层（仅购买用户；M 为购买商品数，数据无价格，仅作代理）",
+        "RFM segments (buyers only; M = distinct items bought, a proxy: the data has no prices)",
+    ),
+    ("segment", "分层", "Segment"),
+    ("share", "占比", "Share"),
+    ("avg_r", "平均 R（天）", "Avg R (days)"),
+    ("avg_f", "平均 F", "Avg F"),
+    ("avg_m", "平均 M", "Avg M"),
+    ("action", "建议动作", "Suggested action"),
+    ("peak_hour", "高峰时段", "Peak hour"),
+    ("kpis", "核心指标", "Key figures"),
+    ("uv", "访客数 UV", "Unique visitors (UV)"),
+    ("pv", "浏览量 PV", "Page views (PV)"),
+    ("ingest_done", "导入完成", "Ingest finished"),
+    ("rows_read", "读取行数", "Rows read"),
+    ("rows_loaded", "导入行数", "Rows loaded"),
+    ("rejected", "拒绝行数", "Rows rejected"),
+    ("malformed", "格式错误", "malformed"),
+    ("bad_behavior", "未知行为类型", "unknown behaviour"),
+    ("out_of_window", "超出时间窗口", "out of window"),
+    ("duplicate", "重复行", "duplicate"),
+    ("window", "时间窗口", "Window"),
+    ("detected", "（自动检测）", " (detected)"),
+    ("rejects_file", "拒绝行文件", "Rejects file"),
+    ("db_rows", "数据库总行数", "Rows in the DB"),
+    ("unchanged", "所有文件此前均已导入，数据库未改变", "Every file was ingested before; the DB is unchanged"),
+    ("speed", "速度", "Speed"),
+];
+
+/// The string for `key` in `lang` (the key itself if missing, which a test forbids).
+pub fn t(lang: Lang, key: &str) -> &'static str {
+    for (k, zh, en) in STRINGS {
+        if *k == key {
+            return if lang == Lang::Zh { zh } else { en };
+        }
+    }
+    debug_assert!(false, "missing i18n key {key}");
+    "?"
+}
+
+/// A segment's display name.
+pub fn segment_name(lang: Lang, segment: &str) -> String {
+    match lang {
+        Lang::Zh => crate::metrics::rfm::segment_zh(segment).to_string(),
+        Lang::En => segment.replace('_', " "),
+    }
+}
+
+/// Formats an integer with thousands separators.
+pub fn int(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Formats a ratio as a percentage with two decimals.
+pub fn pct(r: f64) -> String {
+    format!("{:.2}%", r * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn every_key_has_both_languages() {
+        for (k, zh, en) in STRINGS {
+            assert!(!zh.is_empty() && !en.is_empty(), "{k}");
+        }
+        assert_eq!(int(1234567), "1,234,567");
+        assert_eq!(int(12), "12");
+        assert_eq!(pct(0.12345), "12.35%");
+    }
+}

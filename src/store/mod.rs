@@ -1,0 +1,288 @@
+//! The DuckDB file: schema, versioning, connections and the ingest's SQL.
+//!
+//! Tables (all in the `main` schema of one DuckDB file):
+//! - `user_behavior`: the cleaned events. `behavior_type` is the enum `behavior_t`
+//!   (`pv`,`fav`,`cart`,`buy`, one byte), ids are BIGINT (DuckDB compresses them with
+//!   bit-packing, so small ids take a few bits on disk while ids near i64::MAX still fit),
+//!   `ts` is Unix seconds, `event_time`/`event_date`/`event_hour` are local to the DB's time zone,
+//!   `ingest_id` names the ingest that loaded the row.
+//! - `user_summary`: one row per user (see [`crate::metrics::summary`]).
+//! - `ingest_log`: one row per file and ingest: content hash, rows read, loaded and rejected by reason.
+//! - `rejects`: every rejected row with its reason, file, line and raw text (also exported as CSV).
+//! - rollups for fast queries: `user_day`, `hourly`, `category_day`, `buy_items`.
+//! - `ecomm_meta`: key/value pairs: schema version, window, time zone.
+
+pub mod load;
+
+use chrono::NaiveDate;
+use duckdb::{AccessMode, Config, Connection};
+use std::path::{Path, PathBuf};
+
+/// The schema version this binary writes and understands.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Errors opening or reading the DuckDB file, each phrased for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No file at the path.
+    #[error("no database at {0}: run `ecomm ingest FILE --db {0}` first / 数据库不存在，请先运行 ecomm ingest")]
+    Missing(PathBuf),
+    /// Another process holds the write lock.
+    #[error("the database {0} is in use by another ecomm process (an ingest or serve); wait for it to finish or stop it, then retry / 数据库正被其他进程占用，请稍后重试")]
+    Locked(PathBuf),
+    /// Not a DuckDB file at all.
+    #[error(
+        "{0} is not a DuckDB database (or it is damaged); pass the .duckdb file that `ecomm ingest` created / 不是有效的 DuckDB 数据库文件"
+    )]
+    NotDuckDb(PathBuf),
+    /// A DuckDB file without ecomm's tables.
+    #[error("{0} is a DuckDB file but was not made by ecomm (no ecomm_meta table); ingest data into it with `ecomm ingest --db {0}` or pick another file / 该文件不是 ecomm 创建的数据库")]
+    NotEcomm(PathBuf),
+    /// Made by a newer ecomm.
+    #[error("{path} was written by a newer ecomm (schema version {found}; this ecomm understands up to {supported}); upgrade ecomm to read it / 数据库版本较新，请升级 ecomm")]
+    Newer {
+        /// The file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// Ours.
+        supported: i64,
+    },
+    /// The DB has no data yet.
+    #[error("the database {0} holds no ingested data yet; run `ecomm ingest FILE --db {0}` / 数据库中还没有数据")]
+    Empty(PathBuf),
+    /// A file next to the DB could not be written.
+    #[error("{0}")]
+    Io(String),
+    /// Anything else DuckDB reports.
+    #[error("DuckDB error: {0}")]
+    Db(#[from] duckdb::Error),
+}
+
+/// How to open the file.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mode {
+    /// Read-only; several readers may share the file.
+    ReadOnly,
+    /// Read-write (creates the file).
+    ReadWrite,
+}
+
+/// Settings for a connection.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// DuckDB's memory_limit, e.g. `2GB`. DuckDB spills to disk beyond it.
+    pub memory_limit: String,
+    /// Worker threads (0 = all cores).
+    pub threads: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { memory_limit: "2GB".into(), threads: 0 }
+    }
+}
+
+fn map_open_error(path: &Path, e: duckdb::Error) -> StoreError {
+    let msg = e.to_string();
+    let lower = msg.to_lowercase();
+    if lower.contains("lock") {
+        StoreError::Locked(path.to_path_buf())
+    } else if lower.contains("not a valid duckdb")
+        || lower.contains("unable to open") && lower.contains("database file")
+        || lower.contains("invalid") && lower.contains("header")
+    {
+        StoreError::NotDuckDb(path.to_path_buf())
+    } else {
+        StoreError::Db(e)
+    }
+}
+
+/// Opens the DuckDB file and checks it was made by a compatible ecomm.
+/// `ReadWrite` creates the file and the schema when missing.
+pub fn open(path: &Path, mode: Mode, opts: &OpenOptions) -> Result<Connection, StoreError> {
+    if mode == Mode::ReadOnly && !path.exists() {
+        return Err(StoreError::Missing(path.to_path_buf()));
+    }
+    let mut cfg = Config::default()
+        .access_mode(if mode == Mode::ReadOnly { AccessMode::ReadOnly } else { AccessMode::ReadWrite })?
+        .enable_autoload_extension(false)?
+        .max_memory(&opts.memory_limit)?;
+    if opts.threads > 0 {
+        cfg = cfg.threads(opts.threads as i64)?;
+    }
+    let conn = Connection::open_with_flags(path, cfg).map_err(|e| map_open_error(path, e))?;
+    let has_meta: i64 = conn.query_row(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'ecomm_meta'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_meta == 0 {
+        let tables: i64 = conn.query_row("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'", [], |r| r.get(0))?;
+        if tables > 0 || mode == Mode::ReadOnly {
+            return Err(StoreError::NotEcomm(path.to_path_buf()));
+        }
+        create_schema(&conn)?;
+    }
+    let found: i64 = meta_get(&conn, "schema_version")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::Newer { path: path.to_path_buf(), found, supported: SCHEMA_VERSION });
+    }
+    Ok(conn)
+}
+
+/// The DDL of every table. Derived tables (rollups, user_summary) are rebuilt by each ingest.
+const SCHEMA: &str = "
+BEGIN;
+CREATE TYPE behavior_t AS ENUM ('pv', 'fav', 'cart', 'buy');
+CREATE TABLE ecomm_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+CREATE TABLE user_behavior (
+    user_id BIGINT NOT NULL,
+    item_id BIGINT NOT NULL,
+    category_id BIGINT NOT NULL,
+    behavior_type behavior_t NOT NULL,
+    ts BIGINT NOT NULL,
+    event_time TIMESTAMP NOT NULL,
+    event_date DATE NOT NULL,
+    event_hour UTINYINT NOT NULL,
+    ingest_id UINTEGER NOT NULL
+);
+CREATE TABLE ingest_log (
+    ingest_id UINTEGER NOT NULL,
+    file VARCHAR NOT NULL,
+    content_hash VARCHAR NOT NULL,
+    quick_key VARCHAR NOT NULL,
+    bytes UBIGINT NOT NULL,
+    status VARCHAR NOT NULL,
+    rows_read UBIGINT NOT NULL,
+    rows_loaded UBIGINT NOT NULL,
+    malformed UBIGINT NOT NULL,
+    bad_behavior UBIGINT NOT NULL,
+    out_of_window UBIGINT NOT NULL,
+    duplicate UBIGINT NOT NULL,
+    options VARCHAR NOT NULL,
+    started_at VARCHAR NOT NULL,
+    finished_at VARCHAR NOT NULL
+);
+CREATE TABLE rejects (ingest_id UINTEGER NOT NULL, reason VARCHAR NOT NULL, file VARCHAR NOT NULL, line UBIGINT NOT NULL, raw VARCHAR NOT NULL);
+INSERT INTO ecomm_meta VALUES ('schema_version', '1'), ('created_by', 'ecomm ' || $$VERSION$$);
+COMMIT;
+";
+
+fn create_schema(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(&SCHEMA.replace("$$VERSION$$", &format!("'{}'", env!("CARGO_PKG_VERSION"))))?;
+    meta_set(conn, "generation", &new_generation())?;
+    Ok(())
+}
+
+/// A fresh random id for the DB's contents. It changes when `--replace` rebuilds the DB, so a
+/// mirror (sync-mysql) can tell that its ingest ids no longer refer to the same data.
+pub fn new_generation() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(format!("{t}-{}", std::process::id()).as_bytes()))
+}
+
+/// Reads a meta value.
+pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    let mut st = conn.prepare("SELECT value FROM ecomm_meta WHERE key = ?")?;
+    let mut rows = st.query([key])?;
+    Ok(match rows.next()? {
+        Some(r) => Some(r.get(0)?),
+        None => None,
+    })
+}
+
+/// Writes a meta value (inside the caller's transaction).
+pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.execute("INSERT OR REPLACE INTO ecomm_meta VALUES (?, ?)", [key, value])?;
+    Ok(())
+}
+
+/// The analysis window and time zone recorded by the first ingest.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Window {
+    /// First local date.
+    pub start: NaiveDate,
+    /// Last local date (inclusive).
+    pub end: NaiveDate,
+    /// IANA name or fixed offset.
+    pub timezone: String,
+}
+
+/// The DB's window, if any data was ingested.
+pub fn window(conn: &Connection) -> Result<Option<Window>, StoreError> {
+    let (s, e, z) = (meta_get(conn, "window_start")?, meta_get(conn, "window_end")?, meta_get(conn, "timezone")?);
+    Ok(match (s, e, z) {
+        (Some(s), Some(e), Some(z)) => Some(Window {
+            start: s.parse().map_err(|_| StoreError::Io(format!("bad window_start {s} in ecomm_meta")))?,
+            end: e.parse().map_err(|_| StoreError::Io(format!("bad window_end {e} in ecomm_meta")))?,
+            timezone: z,
+        }),
+        _ => None,
+    })
+}
+
+/// Like [`window`] but an error when the DB is empty.
+pub fn require_window(conn: &Connection, path: &Path) -> Result<Window, StoreError> {
+    window(conn)?.ok_or_else(|| StoreError::Empty(path.to_path_buf()))
+}
+
+/// One row of `ingest_log`, as shown by the dashboard and the report's appendix.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct IngestTotals {
+    /// Number of ingests that loaded something.
+    pub ingests: u64,
+    /// Rows read over all ingests.
+    pub rows_read: u64,
+    /// Rows loaded over all ingests.
+    pub rows_loaded: u64,
+    /// Rejected rows by reason.
+    pub malformed: u64,
+    /// Rejected rows by reason.
+    pub bad_behavior: u64,
+    /// Rejected rows by reason.
+    pub out_of_window: u64,
+    /// Rejected rows by reason.
+    pub duplicate: u64,
+    /// When the last ingest finished (UTC, RFC 3339).
+    pub last_finished_at: Option<String>,
+}
+
+/// Cleaning totals over every ingest in the DB.
+pub fn ingest_totals(conn: &Connection) -> Result<IngestTotals, StoreError> {
+    Ok(conn.query_row(
+        "SELECT count(DISTINCT ingest_id), coalesce(sum(rows_read),0)::UBIGINT, coalesce(sum(rows_loaded),0)::UBIGINT,
+                coalesce(sum(malformed),0)::UBIGINT, coalesce(sum(bad_behavior),0)::UBIGINT,
+                coalesce(sum(out_of_window),0)::UBIGINT, coalesce(sum(duplicate),0)::UBIGINT, max(finished_at)
+         FROM ingest_log WHERE status = 'loaded'",
+        [],
+        |r| {
+            Ok(IngestTotals {
+                ingests: r.get::<_, i64>(0)? as u64,
+                rows_read: r.get(1)?,
+                rows_loaded: r.get(2)?,
+                malformed: r.get(3)?,
+                bad_behavior: r.get(4)?,
+                out_of_window: r.get(5)?,
+                duplicate: r.get(6)?,
+                last_finished_at: r.get(7)?,
+            })
+        },
+    )?)
+}
+
+/// The path of the rejects CSV that belongs to a DB: `local.duckdb` → `local.rejects.csv`.
+pub fn rejects_path(db: &Path) -> PathBuf {
+    let stem = db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "ecomm".into());
+    db.with_file_name(format!("{stem}.rejects.csv"))
+}
+
+/// Quotes a string as an SQL literal.
+pub fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// An SQL DATE literal.
+pub fn sql_date(d: NaiveDate) -> String {
+    format!("DATE '{}'", d.format("%Y-%m-%d"))
+}

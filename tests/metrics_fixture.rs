@@ -1,0 +1,146 @@
+//! Every metric on a hand-checkable fixture. The expected numbers were worked out by hand from
+//! the rows below (see the comments), not by running ecomm.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+/// 16 events of 5 users over 2017-11-25..27 (Beijing).
+fn fixture() -> String {
+    let rows: Vec<(u64, u64, u64, &str, i64)> = vec![
+        // user 1: buys item 100 on day 0 and item 101 on day 1 (both category 10)
+        (1, 100, 10, "pv", bj(0, 10, 0, 0)),
+        (1, 100, 10, "cart", bj(0, 10, 5, 0)),
+        (1, 100, 10, "buy", bj(0, 10, 10, 0)),
+        (1, 101, 10, "pv", bj(1, 20, 0, 0)),
+        (1, 101, 10, "buy", bj(1, 20, 1, 0)),
+        // user 2: browses and favs, never buys; active day 0 and day 2
+        (2, 200, 20, "pv", bj(0, 21, 0, 0)),
+        (2, 200, 20, "fav", bj(0, 21, 30, 0)),
+        (2, 201, 20, "pv", bj(2, 9, 0, 0)),
+        // user 3: buys item 100 on day 1, item 300 twice on day 2
+        (3, 100, 10, "pv", bj(1, 21, 0, 0)),
+        (3, 100, 10, "buy", bj(1, 21, 10, 0)),
+        (3, 300, 30, "pv", bj(2, 21, 0, 0)),
+        (3, 300, 30, "cart", bj(2, 21, 5, 0)),
+        (3, 300, 30, "buy", bj(2, 21, 6, 0)),
+        (3, 300, 30, "buy", bj(2, 21, 7, 0)),
+        // user 4: the window's last second; user 5: its first second
+        (4, 400, 40, "pv", bj(2, 23, 59, 59)),
+        (5, 500, 50, "pv", bj(0, 0, 0, 0)),
+    ];
+    rows.iter().map(|(u, i, c, b, t)| format!("{u},{i},{c},{b},{t}\n")).collect()
+}
+
+fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("fixture.csv");
+    std::fs::write(&csv, fixture()).unwrap();
+    let db = dir.path().join("f.duckdb");
+    let s = ingest(&db, &[&csv], &[]);
+    assert_eq!(n(&s, "rows_loaded"), 16);
+    // Detected window: all three days hold rows, so the shortest run holding 99.9 % is all of them.
+    assert_eq!(s["window"], json!({"start": "2017-11-25", "end": "2017-11-27", "timezone": "Asia/Shanghai"}));
+    (dir, db)
+}
+
+#[test]
+fn every_metric_matches_the_hand_count() {
+    let (_d, db) = setup();
+    let m = analyze(&db, &[]);
+    assert_eq!(m["totals"], json!({"events": 16, "users": 5, "items": 7, "categories": 5}));
+    let funnel: Vec<(String, u64, u64)> =
+        m["funnel"].as_array().unwrap().iter().map(|s| (s["stage"].as_str().unwrap().to_string(), n(s, "events"), n(s, "users"))).collect();
+    assert_eq!(funnel, vec![("pv".into(), 8, 5), ("fav".into(), 1, 1), ("cart".into(), 2, 2), ("buy".into(), 5, 2)]);
+    let rates: Vec<(f64, f64)> = m["funnel"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["rate_from_prev"].as_f64().unwrap(), s["rate_from_first"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(rates, vec![(1.0, 1.0), (0.2, 0.2), (2.0, 0.4), (1.0, 0.4)]);
+    assert_eq!(m["kpis"]["pv_to_buy_conversion"].as_f64().unwrap(), 0.4);
+
+    let hourly = m["hourly"].as_array().unwrap();
+    assert_eq!(hourly.len(), 24);
+    let nonzero: Vec<(u64, u64, u64, u64, u64)> = hourly
+        .iter()
+        .map(|h| (n(h, "hour"), n(h, "pv"), n(h, "fav"), n(h, "cart"), n(h, "buy")))
+        .filter(|h| h.1 + h.2 + h.3 + h.4 > 0)
+        .collect();
+    assert_eq!(nonzero, vec![(0, 1, 0, 0, 0), (9, 1, 0, 0, 0), (10, 1, 0, 1, 1), (20, 1, 0, 0, 1), (21, 3, 1, 1, 3), (23, 1, 0, 0, 0)]);
+    assert_eq!(n(&m, "kpis.peak_hour"), 21);
+
+    assert_eq!(
+        m["daily"],
+        json!([
+            {"date": "2017-11-25", "users": 3, "pv": 3, "fav": 1, "cart": 1, "buy": 1},
+            {"date": "2017-11-26", "users": 2, "pv": 2, "fav": 0, "cart": 0, "buy": 2},
+            {"date": "2017-11-27", "users": 3, "pv": 3, "fav": 0, "cart": 1, "buy": 2},
+        ])
+    );
+    // 11-25: users 1,2,5 -> only user 1 on 11-26. 11-26: users 1,3 -> only user 3 on 11-27.
+    assert_eq!(
+        m["retention"],
+        json!([
+            {"date": "2017-11-25", "cohort": 3, "retained": 1, "rate": 1.0 / 3.0},
+            {"date": "2017-11-26", "cohort": 2, "retained": 1, "rate": 0.5},
+        ])
+    );
+    assert_eq!(m["repurchase"], json!({"buyers": 2, "repeat_buyers": 2, "rate": 1.0}));
+    assert_eq!(m["top_categories"], json!([{"category_id": 10, "buys": 3}, {"category_id": 30, "buys": 2}]));
+
+    // RFM at range end 11-27. user 1: R=1, F=2, M=2; user 3: R=0, F=3, M=2.
+    // R quantiles over {0,1} = 0.2,0.4,0.6,0.8: user 3 scores R5, user 1 R1. F over {2,3}: 2.2..2.8:
+    // user 3 F5, user 1 F1. -> user 3 champions, user 1 hibernating.
+    assert_eq!(n(&m, "rfm.buyers"), 2);
+    let segs: Vec<(String, u64)> =
+        m["rfm"]["segments"].as_array().unwrap().iter().map(|s| (s["segment"].as_str().unwrap().to_string(), n(s, "users"))).collect();
+    assert_eq!(
+        segs,
+        vec![("champions".into(), 1), ("loyal".into(), 0), ("potential".into(), 0), ("at_risk".into(), 0), ("hibernating".into(), 1)]
+    );
+    assert_eq!(m["rfm"]["thresholds"]["recency"], json!([0.2, 0.4, 0.6, 0.8]));
+    assert_eq!(m["kpis"]["avg_day1_retention"].as_f64().unwrap(), (1.0 / 3.0 + 0.5) / 2.0);
+}
+
+#[test]
+fn a_date_range_restricts_every_metric() {
+    let (_d, db) = setup();
+    let m = analyze(&db, &["--from", "2017-11-26", "--to", "2017-11-26"]);
+    assert_eq!(m["totals"], json!({"events": 4, "users": 2, "items": 2, "categories": 1}));
+    assert_eq!(m["retention"], json!([]));
+    // On 11-26 alone both buyers bought once: no repeat buyers; both R=0, F=1 -> equal scores.
+    assert_eq!(m["repurchase"], json!({"buyers": 2, "repeat_buyers": 0, "rate": 0.0}));
+    assert_eq!(n(&m, "rfm.buyers"), 2);
+    assert_eq!(m["top_categories"], json!([{"category_id": 10, "buys": 2}]));
+}
+
+#[test]
+fn user_summary_holds_one_row_per_user() {
+    let (_d, db) = setup();
+    let conn = duckdb::Connection::open(&db).unwrap();
+    let rows: Vec<(i64, i64, i64, Option<i64>, Option<i64>, Option<i64>, Option<String>, i64, i64)> = conn
+        .prepare("SELECT user_id, pv, buy, recency_days, frequency, monetary, segment, active_days, distinct_items FROM user_summary ORDER BY user_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[0], (1, 2, 2, Some(1), Some(2), Some(2), Some("hibernating".into()), 2, 2));
+    assert_eq!(rows[1], (2, 2, 0, None, None, None, None, 2, 2));
+    assert_eq!(rows[2], (3, 2, 3, Some(0), Some(3), Some(2), Some("champions".into()), 2, 2));
+    let first: String = conn.query_row("SELECT first_event_at::VARCHAR FROM user_summary WHERE user_id = 5", [], |r| r.get(0)).unwrap();
+    assert_eq!(first, "2017-11-25 00:00:00");
+}
+
+#[test]
+fn table_output_in_both_languages() {
+    let (_d, db) = setup();
+    for lang in ["en", "zh"] {
+        let out = ecomm().args(["analyze", "--lang", lang, "--db"]).arg(&db).assert().success().get_output().stdout.clone();
+        let text = String::from_utf8(out).unwrap();
+        insta::assert_snapshot!(format!("analyze_table_{lang}"), text);
+    }
+}

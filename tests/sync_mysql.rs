@@ -1,0 +1,267 @@
+//! `ecomm sync-mysql` against the real MariaDB server on 127.0.0.1:3306 (root, empty password).
+//! Each test uses its own database and drops it at the end. The local_infile fallback test flips a
+//! server-wide setting, so it takes the write side of a lock that the other tests hold for reading.
+
+mod common;
+use common::*;
+use mysql::prelude::Queryable;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+static SERVER: RwLock<()> = RwLock::new(());
+const ROOT: &str = "mysql://root@127.0.0.1:3306";
+
+fn root() -> mysql::Conn {
+    mysql::Conn::new(mysql::Opts::from_url(ROOT).unwrap()).expect("MariaDB on 127.0.0.1:3306 (root, no password); .ci/run starts it")
+}
+
+/// A test database that is dropped on drop.
+struct TestDb {
+    name: String,
+}
+
+impl TestDb {
+    fn new(tag: &str) -> TestDb {
+        let name = format!("ecomm_t_{tag}_{}", std::process::id());
+        root().query_drop(format!("DROP DATABASE IF EXISTS `{name}`")).unwrap();
+        TestDb { name }
+    }
+    fn url(&self) -> String {
+        format!("{ROOT}/{}", self.name)
+    }
+    fn conn(&self) -> mysql::Conn {
+        let mut c = root();
+        c.query_drop(format!("USE `{}`", self.name)).unwrap();
+        c
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = root().query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.name));
+    }
+}
+
+fn sync(db: &Path, url: &str, extra: &[&str]) -> serde_json::Value {
+    let out = ecomm()
+        .arg("sync-mysql")
+        .arg("--db")
+        .arg(db)
+        .args(["--mysql", url, "--json"])
+        .args(extra)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+fn counts(c: &mut mysql::Conn) -> Vec<(String, u64)> {
+    c.query("SELECT CAST(behavior_type AS CHAR), count(*) FROM user_behavior GROUP BY behavior_type ORDER BY behavior_type").unwrap()
+}
+
+fn duck_db(dir: &Path, files: &[PathBuf]) -> PathBuf {
+    let db = dir.join("s.duckdb");
+    let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    ingest(&db, &refs, &[]);
+    db
+}
+
+#[test]
+fn full_then_incremental_then_full_and_the_funnel_matches() {
+    let _g = SERVER.read().unwrap();
+    let t = TestDb::new("inc");
+    let d = tempfile::tempdir().unwrap();
+    let db = duck_db(d.path(), &[real("1k")]);
+    let s = sync(&db, &t.url(), &[]);
+    assert_eq!(s["mode"], "full");
+    assert_eq!(s["method"], "load_data");
+    assert_eq!(s["verified"], true);
+    assert_eq!(n(&s, "tables.0.rows"), 1000);
+    let mut c = t.conn();
+    assert_eq!(counts(&mut c), vec![("pv".into(), 906), ("fav".into(), 43), ("cart".into(), 28), ("buy".into(), 23)]);
+    let users: u64 = c.query_first("SELECT count(*) FROM user_summary").unwrap().unwrap();
+    assert_eq!(users, 11);
+
+    // A second ingest adds a batch; only that batch is sent.
+    ingest(&db, &[&real("4k")], &[]);
+    let s = sync(&db, &t.url(), &[]);
+    assert_eq!(s["mode"], "incremental");
+    assert_eq!(s["batches"], serde_json::json!([2]));
+    assert_eq!(n(&s, "tables.0.rows"), 3320);
+    assert_eq!(n(&s, "tables.0.mirror_rows"), 4320);
+    // Nothing new: nothing sent.
+    let s = sync(&db, &t.url(), &[]);
+    assert_eq!(n(&s, "tables.0.rows"), 0);
+    let s = sync(&db, &t.url(), &["--full"]);
+    assert_eq!(s["mode"], "full");
+    assert_eq!(n(&s, "tables.0.mirror_rows"), 4320);
+
+    // The funnel computed in MySQL equals ecomm analyze.
+    let m = analyze(&db, &[]);
+    let mut c = t.conn();
+    let rows: Vec<(String, u64, u64)> = c
+        .query("SELECT CAST(behavior_type AS CHAR), count(*), count(DISTINCT user_id) FROM user_behavior GROUP BY behavior_type ORDER BY behavior_type")
+        .unwrap();
+    let ours: Vec<(String, u64, u64)> =
+        m["funnel"].as_array().unwrap().iter().map(|s| (s["stage"].as_str().unwrap().to_string(), n(s, "events"), n(s, "users"))).collect();
+    assert_eq!(rows, ours);
+    // Indexes exist, everything is utf8mb4.
+    let idx: Vec<String> = c.query("SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'user_behavior' ORDER BY 1").unwrap();
+    assert_eq!(idx, vec!["idx_behavior_type", "idx_event_date", "idx_user_id"]);
+    let cs: Vec<String> =
+        c.query("SELECT DISTINCT table_collation FROM information_schema.tables WHERE table_schema = DATABASE()").unwrap();
+    assert!(cs.iter().all(|x| x.starts_with("utf8mb4")), "{cs:?}");
+    // After ingest --replace the mirror is rebuilt, not appended to.
+    ingest(&db, &[&real("1k")], &["--replace"]);
+    let s = sync(&db, &t.url(), &[]);
+    assert_eq!(s["mode"], "full");
+    assert_eq!(n(&s, "tables.0.mirror_rows"), 1000);
+}
+
+#[test]
+fn extreme_ids_and_every_behaviour_round_trip() {
+    let _g = SERVER.read().unwrap();
+    let t = TestDb::new("ids");
+    let d = tempfile::tempdir().unwrap();
+    let csv = d.path().join("x.csv");
+    let max = i64::MAX;
+    std::fs::write(
+        &csv,
+        format!(
+            "{max},{max},{max},pv,{a}\n{max},{max},{max},fav,{b}\n0,0,0,cart,{a}\n{m1},1,{m1},buy,{b}\n",
+            a = bj(0, 0, 0, 0),
+            b = bj(1, 23, 59, 59),
+            m1 = max - 1
+        ),
+    )
+    .unwrap();
+    let db = duck_db(d.path(), &[csv]);
+    sync(&db, &t.url(), &[]);
+    let mut c = t.conn();
+    let rows: Vec<(i64, i64, i64, String, i64, String, String, u8)> = c
+        .query("SELECT user_id, item_id, category_id, CAST(behavior_type AS CHAR), ts, CAST(event_time AS CHAR), CAST(event_date AS CHAR), event_hour FROM user_behavior ORDER BY ts, behavior_type")
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (max, max, max, "pv".into(), bj(0, 0, 0, 0), "2017-11-25 00:00:00".into(), "2017-11-25".into(), 0),
+            (0, 0, 0, "cart".into(), bj(0, 0, 0, 0), "2017-11-25 00:00:00".into(), "2017-11-25".into(), 0),
+            (max, max, max, "fav".into(), bj(1, 23, 59, 59), "2017-11-26 23:59:59".into(), "2017-11-26".into(), 23),
+            (max - 1, 1, max - 1, "buy".into(), bj(1, 23, 59, 59), "2017-11-26 23:59:59".into(), "2017-11-26".into(), 23),
+        ]
+    );
+    let seg: Option<String> = c.query_first(format!("SELECT segment FROM user_summary WHERE user_id = {}", max - 1)).unwrap().unwrap();
+    assert!(seg.is_some());
+}
+
+#[test]
+fn killed_sync_leaves_the_old_mirror_readable() {
+    let _g = SERVER.read().unwrap();
+    let t = TestDb::new("kill");
+    let d = tempfile::tempdir().unwrap();
+    let db = duck_db(d.path(), &[real("1k")]);
+    sync(&db, &t.url(), &[]);
+    ingest(&db, &[&real("4k")], &[]);
+    for point in ["before_commit", "before_rename"] {
+        let marker = d.path().join(format!("m-{point}"));
+        let mut args =
+            vec!["sync-mysql".to_string(), "--db".into(), db.to_string_lossy().into(), "--mysql".into(), t.url(), "--quiet".into()];
+        if point == "before_rename" {
+            args.push("--full".into());
+        }
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ecomm"))
+            .args(&args)
+            .env("ECOMM_TEST_SYNC_PAUSE", format!("{point}:{}", marker.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        while !marker.exists() {
+            assert!(t0.elapsed().as_secs() < 60, "sync never reached {point}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut c = t.conn();
+        let total: u64 = c.query_first("SELECT count(*) FROM user_behavior").unwrap().unwrap();
+        assert_eq!(total, 1000, "old mirror changed after a kill at {point}");
+        let log: u64 = c.query_first("SELECT count(*) FROM ecomm_sync_log").unwrap().unwrap();
+        assert_eq!(log, 1);
+    }
+    // The next sync cleans up and completes.
+    let s = sync(&db, &t.url(), &[]);
+    assert_eq!(n(&s, "tables.0.mirror_rows"), 4320);
+}
+
+#[test]
+fn falls_back_to_insert_when_local_infile_is_off() {
+    let _g = SERVER.write().unwrap();
+    let t = TestDb::new("noinfile");
+    let d = tempfile::tempdir().unwrap();
+    let db = duck_db(d.path(), &[real("4k")]);
+    let mut r = root();
+    let before: String = r.query_first("SELECT @@GLOBAL.local_infile").unwrap().unwrap();
+    r.query_drop("SET GLOBAL local_infile = 0").unwrap();
+    let out = ecomm().arg("sync-mysql").arg("--db").arg(&db).args(["--mysql", &t.url(), "--json"]).assert().get_output().clone();
+    r.query_drop(format!("SET GLOBAL local_infile = {}", if before == "1" || before.eq_ignore_ascii_case("on") { 1 } else { 0 })).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("falling back to multi-row INSERT"), "{stderr}");
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["method"], "insert");
+    assert_eq!(n(&s, "tables.0.mirror_rows"), 4320);
+    assert_eq!(s["verified"], true);
+}
+
+#[test]
+fn clear_errors_for_bad_url_password_and_privileges() {
+    let _g = SERVER.read().unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let db = duck_db(d.path(), &[real("1k")]);
+    let dbs = db.to_str().unwrap();
+    let err = fails(&["sync-mysql", "--db", dbs, "--mysql", "mysql://root@127.0.0.1:1/ecomm_x"]);
+    assert!(err.contains("cannot reach MySQL at 127.0.0.1:1"), "{err}");
+    let err = fails(&["sync-mysql", "--db", dbs, "--mysql", "postgres://nope"]);
+    assert!(err.contains("bad MySQL URL"), "{err}");
+    let err = fails(&["sync-mysql", "--db", dbs, "--mysql", "mysql://root:wrong-password@127.0.0.1:3306/ecomm_x"]);
+    assert!(err.contains("MySQL refused user 'root'"), "{err}");
+    assert!(!err.contains("wrong-password"), "the password leaked: {err}");
+
+    // A user who may only read.
+    let t = TestDb::new("priv");
+    let user = format!("ecomm_ro_{}", std::process::id());
+    let mut r = root();
+    r.query_drop(format!("DROP USER IF EXISTS '{user}'@'%'")).unwrap();
+    r.query_drop(format!("DROP USER IF EXISTS '{user}'@'localhost'")).unwrap();
+    r.query_drop(format!("CREATE DATABASE `{}`", t.name)).unwrap();
+    for host in ["%", "localhost"] {
+        r.query_drop(format!("CREATE USER '{user}'@'{host}' IDENTIFIED BY 'pw'")).unwrap();
+        r.query_drop(format!("GRANT SELECT ON `{}`.* TO '{user}'@'{host}'", t.name)).unwrap();
+    }
+    let err = fails(&["sync-mysql", "--db", dbs, "--mysql", &format!("mysql://{user}:pw@127.0.0.1:3306/{}", t.name)]);
+    for host in ["%", "localhost"] {
+        r.query_drop(format!("DROP USER IF EXISTS '{user}'@'{host}'")).unwrap();
+    }
+    assert!(err.contains(&format!("MySQL user '{user}' lacks a privilege")) && err.contains("GRANT CREATE"), "{err}");
+    let err = fails(&["sync-mysql", "--db", dbs]);
+    assert!(err.contains("no MySQL URL") || err.contains("cannot reach"), "{err}");
+}
+
+#[test]
+fn docker_compose_file_is_valid() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml")).unwrap();
+    let y: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let svc = &y["services"]["mysql"];
+    assert!(svc["image"].as_str().unwrap().starts_with("mysql:8.0"));
+    let cmd: Vec<&str> = svc["command"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(cmd.contains(&"--local-infile=1"));
+    assert!(cmd.contains(&"--character-set-server=utf8mb4"));
+    assert_eq!(svc["ports"][0].as_str().unwrap(), "3306:3306");
+    assert!(svc["healthcheck"]["test"].as_sequence().is_some());
+    assert!(svc["volumes"][0].as_str().unwrap().starts_with("ecomm-mysql-data:"));
+    assert!(y["volumes"].as_mapping().unwrap().contains_key("ecomm-mysql-data"));
+    assert_eq!(svc["environment"]["MYSQL_DATABASE"].as_str().unwrap(), "ecommerce_analysis");
+}
