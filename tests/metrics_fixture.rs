@@ -120,7 +120,8 @@ fn a_date_range_restricts_every_metric() {
 fn user_summary_holds_one_row_per_user() {
     let (_d, db) = setup();
     let conn = duckdb::Connection::open(&db).unwrap();
-    let rows: Vec<(i64, i64, i64, Option<i64>, Option<i64>, Option<i64>, Option<String>, i64, i64)> = conn
+    type Row = (i64, i64, i64, Option<i64>, Option<i64>, Option<i64>, Option<String>, i64, i64);
+    let rows: Vec<Row> = conn
         .prepare("SELECT user_id, pv, buy, recency_days, frequency, monetary, segment, active_days, distinct_items FROM user_summary ORDER BY user_id")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)))

@@ -140,7 +140,8 @@ fn extreme_ids_and_every_behaviour_round_trip() {
     let db = duck_db(d.path(), &[csv]);
     sync(&db, &t.url(), &[]);
     let mut c = t.conn();
-    let rows: Vec<(i64, i64, i64, String, i64, String, String, u8)> = c
+    type Row = (i64, i64, i64, String, i64, String, String, u8);
+    let rows: Vec<Row> = c
         .query("SELECT user_id, item_id, category_id, CAST(behavior_type AS CHAR), ts, CAST(event_time AS CHAR), CAST(event_date AS CHAR), event_hour FROM user_behavior ORDER BY ts, behavior_type")
         .unwrap();
     assert_eq!(

@@ -43,7 +43,7 @@ fn floor(csv: &Path) -> Result<f64> {
     let t0 = Instant::now();
     let n: i64 = conn.query_row(
         &format!(
-            "SELECT count(*) FROM read_csv({}, header = false, delim = ',', columns = {{'user_id': 'BIGINT', 'item_id': 'BIGINT', 'category_id': 'BIGINT', 'behavior_type': 'VARCHAR', 'ts': 'BIGINT'}})",
+            "SELECT count(*) FROM read_csv({}, header = false, delim = ',', ignore_errors = true, columns = {{'user_id': 'BIGINT', 'item_id': 'BIGINT', 'category_id': 'BIGINT', 'behavior_type': 'VARCHAR', 'ts': 'BIGINT'}})",
             sql_str(&csv.to_string_lossy())
         ),
         [],

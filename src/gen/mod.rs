@@ -448,8 +448,8 @@ pub fn generate(cfg: &GenConfig, progress: &dyn Fn(u64)) -> Result<GenSummary> {
             .map(|&(s, e)| {
                 let n: u64 = counts[s..e].iter().map(|c| *c as u64).sum();
                 let mut buf = Vec::with_capacity(n as usize * 40);
-                for u in s..e {
-                    gen_user(&world, u as u64, counts[u], &mut buf);
+                for (u, c) in counts.iter().enumerate().take(e).skip(s) {
+                    gen_user(&world, u as u64, *c, &mut buf);
                 }
                 if gz {
                     let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(buf.len() / 3), flate2::Compression::fast());

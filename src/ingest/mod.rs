@@ -8,7 +8,7 @@
 pub mod parse;
 pub mod window;
 
-use crate::store::load::{self, FileCounts, Loader, LogEntry};
+use crate::store::load::{self, Loader, LogEntry};
 use crate::store::{self, Mode, OpenOptions, StoreError};
 use crate::tz::{OffsetCache, Zone};
 use chrono::NaiveDate;
@@ -269,11 +269,13 @@ struct Staged {
     malformed: u64,
     bad_behavior: u64,
     hash: String,
+    days: HashMap<i64, u64>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn stage_file(
-    loader: &Loader<'_>,
-    apps: &mut (duckdb::Appender<'_>, duckdb::Appender<'_>),
+    apps: &mut load::Appenders<'_>,
+    cleaning: &parse::Cleaning<'_>,
     file_id: i32,
     path: &Path,
     gz: bool,
@@ -286,7 +288,7 @@ fn stage_file(
     let (btx, brx) = mpsc::sync_channel::<Block>(workers + 1);
     let brx = Arc::new(Mutex::new(brx));
     let (ptx, prx) = mpsc::sync_channel::<Parsed>(workers + 1);
-    let mut st = Staged { rows_read: 0, valid: 0, malformed: 0, bad_behavior: 0, hash: String::new() };
+    let mut st = Staged { rows_read: 0, valid: 0, malformed: 0, bad_behavior: 0, hash: String::new(), days: HashMap::new() };
     let done = bytes_done.clone();
     std::thread::scope(|s| -> Result<(), IngestError> {
         let reader = s.spawn(move || -> Result<String, std::io::Error> {
@@ -315,7 +317,7 @@ fn stage_file(
                         Ok(b) => b,
                         Err(_) => break,
                     };
-                    if ptx.send(parse::parse_block(&blk, &mut cache)).is_err() {
+                    if ptx.send(parse::parse_block(&blk, &mut cache, cleaning)).is_err() {
                         break;
                     }
                 }
@@ -328,14 +330,18 @@ fn stage_file(
                 continue;
             }
             st.rows_read += p.rows_read;
-            st.valid += p.line.len() as u64;
             for r in &p.rej_reason {
                 match r {
                     Reason::Malformed => st.malformed += 1,
-                    _ => st.bad_behavior += 1,
+                    Reason::BadBehavior => st.bad_behavior += 1,
+                    _ => {}
                 }
             }
-            if let Err(e) = loader.append(&mut apps.0, &mut apps.1, p) {
+            for (d, n) in &p.days {
+                *st.days.entry(*d).or_insert(0) += n;
+                st.valid += n;
+            }
+            if let Err(e) = apps.append(p) {
                 failure = Some(e.into());
             }
             on_progress(st.rows_read);
@@ -400,12 +406,26 @@ fn cut_blocks(src: &mut dyn Read, file_id: i32, out: &mpsc::SyncSender<Block>) -
     }
 }
 
+fn existing_rows(conn: &duckdb::Connection, replace: bool) -> Result<u64, IngestError> {
+    if replace {
+        return Ok(0);
+    }
+    Ok(conn.query_row("SELECT count(*) FROM user_behavior", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
 fn date_of_day(day: i64) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::TimeDelta::try_days(day)?)
 }
 
 fn now_utc() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// With `ECOMM_TRACE=1`, prints how long each phase took (for `ecomm bench` and tuning).
+fn trace(t0: Instant, what: &str) {
+    if std::env::var_os("ECOMM_TRACE").is_some() {
+        eprintln!("[trace] {:>8.3} s  {what}", t0.elapsed().as_secs_f64());
+    }
 }
 
 /// Runs an ingest. The DB is changed in one transaction, or not at all.
@@ -461,18 +481,32 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
     pb.set_prefix("ingest");
     let bytes_done = Arc::new(AtomicU64::new(0));
 
+    // The window, when known before parsing: rule 4 then runs in the parser.
+    let known_window = match (cfg.start, cfg.end, &existing) {
+        (Some(s), Some(e), _) => Some((s, e)),
+        (_, _, Some(w)) => Some((w.start, w.end)),
+        _ => None,
+    };
+    let utc_window = |s: NaiveDate, e: NaiveDate| (zone.day_start_utc(s), zone.day_start_utc(e.succ_opt().expect("date")));
+
     let loader = Loader::begin(&conn, cfg.replace)?;
     let ingest_id = load::next_ingest_id(loader.conn())?;
+    let seen = parse::SeenSet::for_rows(total_bytes / 30 + existing_rows(&conn, cfg.replace)?);
+    if !cfg.replace {
+        pb.set_message("indexing rows already loaded / 读取已有数据");
+        loader.seed_seen(&seen)?;
+    }
+    let cleaning = parse::Cleaning { window: known_window.map(|(s, e)| utc_window(s, e)), seen: &seen };
     let mut apps = loader.appenders()?;
     let mut entries: Vec<LogEntry> = Vec::new();
     let mut staged: Vec<(i32, Staged)> = Vec::new();
-    let mut seen: HashMap<String, (String, String)> = known.clone();
+    let mut seen_files: HashMap<String, (String, String)> = known.clone();
     let mut rows_before = 0u64;
     for (i, (path, gz)) in files.iter().zip(&gz_flags).enumerate() {
         let shown = path.to_string_lossy().into_owned();
         let qk = quick_key(path)?;
         let size = path.metadata().map(|m| m.len()).unwrap_or(0);
-        if let Some((h, first)) = seen.get(&qk) {
+        if let Some((h, first)) = seen_files.get(&qk) {
             if &full_hash(path)? == h {
                 pb.println(format!("skip {shown}: same content as {first}, already ingested / 内容已导入，跳过"));
                 bytes_done.fetch_add(size, Ordering::Relaxed);
@@ -491,7 +525,7 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
         }
         let fid = i as i32;
         loader.add_file(fid, &shown)?;
-        let st = stage_file(&loader, &mut apps, fid, path, *gz, &zone, &bytes_done, &|rows| {
+        let st = stage_file(&mut apps, &cleaning, fid, path, *gz, &zone, &bytes_done, &|rows| {
             pb.set_position(bytes_done.load(Ordering::Relaxed));
             let secs = t0.elapsed().as_secs_f64().max(1e-3);
             pb.set_message(format!("{} rows, {:.1}M rows/s", rows_before + rows, (rows_before + rows) as f64 / secs / 1e6));
@@ -506,7 +540,7 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
             )));
         }
         rows_before += st.rows_read;
-        seen.insert(qk.clone(), (st.hash.clone(), shown.clone()));
+        seen_files.insert(qk.clone(), (st.hash.clone(), shown.clone()));
         entries.push(LogEntry {
             file: shown,
             content_hash: st.hash.clone(),
@@ -515,40 +549,37 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
             status: "loaded".into(),
             rows_read: st.rows_read,
             rows_loaded: 0,
-            rejected: [st.malformed, st.bad_behavior, 0, 0],
+            rejected: [0; 4],
         });
         staged.push((fid, st));
     }
-    apps.0.flush()?;
-    apps.1.flush()?;
+    apps.flush()?;
     drop(apps);
     pb.set_position(total_bytes);
+    trace(t0, "parsed and staged");
 
-    let window_detected;
-    let (wstart, wend) = match (cfg.start, cfg.end, &existing) {
-        (Some(s), Some(e), _) => {
-            window_detected = false;
-            (s, e)
-        }
-        (_, _, Some(w)) => {
-            window_detected = false;
-            (w.start, w.end)
-        }
-        _ if staged.is_empty() => {
-            window_detected = false;
-            (NaiveDate::MIN, NaiveDate::MIN)
-        }
-        _ => {
-            pb.set_message("detecting the window / 检测时间窗口");
-            let hist = loader.day_histogram()?;
+    let window_detected = known_window.is_none() && !staged.is_empty();
+    let (wstart, wend) = match known_window {
+        Some(w) => w,
+        None if staged.is_empty() => (NaiveDate::MIN, NaiveDate::MIN),
+        None => {
+            let mut hist: HashMap<i64, u64> = HashMap::new();
+            for (_, st) in &staged {
+                for (d, n) in &st.days {
+                    *hist.entry(*d).or_insert(0) += n;
+                }
+            }
+            let mut hist: Vec<(i64, u64)> = hist.into_iter().collect();
+            hist.sort_unstable();
             let (a, b) =
                 window::detect(&hist).ok_or_else(|| IngestError::Input("no valid rows to detect a window from / 没有有效数据".into()))?;
-            window_detected = true;
+            let sane = |d: i64| parse::SANE_SECS.contains(&(d * 86_400));
             match (date_of_day(a), date_of_day(b)) {
-                (Some(a), Some(b)) => (a, b),
+                (Some(x), Some(y)) if sane(a) && sane(b + 1) => (x, y),
                 _ => {
                     return Err(IngestError::Input(
-                        "the timestamps are too far from today to form a window; pass --start and --end / 时间戳超出范围".into(),
+                        "most timestamps lie outside the years 1900..2200; check the timestamp column (Unix seconds) or pass --start and --end / 时间戳超出范围"
+                            .into(),
                     ))
                 }
             }
@@ -583,23 +614,25 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
         return Ok(summary);
     }
 
-    let start_utc = zone.day_start_utc(wstart);
-    let end_utc = zone.day_start_utc(wend.succ_opt().expect("date"));
+    let (start_utc, end_utc) = utc_window(wstart, wend);
+    trace(t0, "window");
     pb.set_message("window and duplicates / 时间窗口与去重");
-    let counts = loader.merge(ingest_id, start_utc, end_utc)?;
+    let counts = loader.finish(ingest_id, start_utc, end_utc, window_detected)?;
+    trace(t0, "rules 4-5 and load");
     for (fid, st) in &staged {
-        let c = counts.get(fid).cloned().unwrap_or(FileCounts::default());
+        let c = counts.get(fid).cloned().unwrap_or_default();
         let e = entries.iter_mut().find(|e| e.status == "loaded" && e.content_hash == st.hash).expect("entry");
-        e.rejected[2] = c.out_of_window;
-        e.rejected[3] = c.duplicate;
-        e.rows_loaded = st.rows_read - st.malformed - st.bad_behavior - c.out_of_window - c.duplicate;
+        e.rejected = c.rejected;
+        e.rows_loaded = c.loaded;
     }
     store::meta_set(loader.conn(), "window_start", &wstart.to_string())?;
     store::meta_set(loader.conn(), "window_end", &wend.to_string())?;
     store::meta_set(loader.conn(), "timezone", &zone.to_string())?;
     pb.set_message("rollups and user_summary / 汇总表");
     load::rebuild_rollups(loader.conn())?;
+    trace(t0, "rollups");
     crate::metrics::summary::rebuild_user_summary(loader.conn(), wstart, wend)?;
+    trace(t0, "user_summary");
     let options = serde_json::json!({
         "start": cfg.start.map(|d| d.to_string()),
         "end": cfg.end.map(|d| d.to_string()),
@@ -615,8 +648,10 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
         std::thread::sleep(std::time::Duration::from_secs(120));
     }
     loader.commit()?;
+    trace(t0, "committed");
     pb.set_message("rejects file / 拒绝行文件");
     load::export_rejects(&conn, &rejects_file)?;
+    trace(t0, "rejects file");
     pb.finish_and_clear();
 
     for e in &entries {
@@ -633,4 +668,10 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
     summary.seconds = t0.elapsed().as_secs_f64();
     summary.rows_per_sec = summary.rows_read as f64 / summary.seconds.max(1e-9);
     Ok(summary)
+}
+
+/// Like `trace`, timed from process start (for code without the ingest's clock).
+pub fn trace_here(what: &str) {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    trace(*START.get_or_init(Instant::now), what);
 }

@@ -54,13 +54,114 @@ pub struct Block {
     pub is_file_start: bool,
 }
 
-/// The rows of one block, in columns, plus the rows rejected by rules 1–3.
+/// Timestamps outside about 1900..2200 are never analysed: they get a placeholder local time
+/// (they can only be out of window).
+pub const SANE_SECS: std::ops::Range<i64> = -2_208_988_800..7_258_118_400;
+
+/// A row's provenance in one number: `file_id << 40 | line`. Orders rows by file, then line.
+#[inline]
+pub fn source_key(file_id: i32, line: u64) -> u64 {
+    ((file_id as u64) << 40) | line
+}
+
+/// Splits a [`source_key`].
+pub fn split_key(key: u64) -> (i32, u64) {
+    ((key >> 40) as i32, key & ((1 << 40) - 1))
+}
+
+/// How a block is cleaned.
+pub struct Cleaning<'a> {
+    /// The window `[start, end)` in Unix seconds, when known before parsing (rule 4 in the worker).
+    pub window: Option<(i64, i64)>,
+    /// The duplicate pre-filter.
+    pub seen: &'a SeenSet,
+}
+
+/// A concurrent bit set over row hashes: a row whose bit was already set is a duplicate
+/// candidate ("maybe"). False positives are resolved exactly in SQL; there are no false negatives.
+pub struct SeenSet {
+    ptr: *mut std::sync::atomic::AtomicU64,
+    words: usize,
+    mask: u64,
+}
+
+// SAFETY: the words are only accessed atomically.
+unsafe impl Send for SeenSet {}
+unsafe impl Sync for SeenSet {}
+
+const HUGE: usize = 2 << 20;
+
+impl SeenSet {
+    /// A set sized for about `rows` rows (about 32 bits per row, 2^16..2^31 bits). The memory is
+    /// zeroed lazily by the OS and, where available, backed by huge pages (random access).
+    pub fn for_rows(rows: u64) -> SeenSet {
+        let bits = (rows.saturating_mul(32)).next_power_of_two().clamp(1 << 16, 1 << 31);
+        let words = (bits / 64) as usize;
+        let layout = std::alloc::Layout::from_size_align(words * 8, HUGE).expect("layout");
+        // SAFETY: non-zero size; zeroed memory is a valid AtomicU64 array.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) } as *mut std::sync::atomic::AtomicU64;
+        assert!(!ptr.is_null(), "out of memory for the duplicate filter");
+        #[cfg(target_os = "linux")]
+        // SAFETY: advisory call on memory we own.
+        unsafe {
+            libc::madvise(ptr as *mut libc::c_void, words * 8, libc::MADV_HUGEPAGE);
+        }
+        SeenSet { ptr, words, mask: bits - 1 }
+    }
+    /// Hints the CPU to fetch the word of `h` (random access is the cost of this set).
+    #[inline]
+    pub fn prefetch(&self, h: u64) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetch never faults; the address is inside the allocation.
+        unsafe {
+            let p = self.ptr.add(((h & self.mask) >> 6) as usize) as *const i8;
+            std::arch::x86_64::_mm_prefetch(p, std::arch::x86_64::_MM_HINT_T0);
+        }
+    }
+
+    /// [`test_and_set`](Self::test_and_set) for many hashes, with prefetching; `out[i]` is true
+    /// when `hashes[i]` was already set.
+    pub fn test_and_set_all(&self, hashes: &[u64], out: &mut Vec<bool>) {
+        const AHEAD: usize = 24;
+        for h in hashes.iter().take(AHEAD) {
+            self.prefetch(*h);
+        }
+        for (i, h) in hashes.iter().enumerate() {
+            if let Some(n) = hashes.get(i + AHEAD) {
+                self.prefetch(*n);
+            }
+            out.push(self.test_and_set(*h));
+        }
+    }
+
+    /// Sets the bit of `h`; true if it was already set.
+    #[inline]
+    pub fn test_and_set(&self, h: u64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let b = h & self.mask;
+        let bit = 1u64 << (b & 63);
+        // SAFETY: (b >> 6) < words because mask < words * 64.
+        let w = unsafe { &*self.ptr.add((b >> 6) as usize) };
+        if w.load(Relaxed) & bit != 0 {
+            return true;
+        }
+        w.fetch_or(bit, Relaxed) & bit != 0
+    }
+}
+
+impl Drop for SeenSet {
+    fn drop(&mut self) {
+        let layout = std::alloc::Layout::from_size_align(self.words * 8, HUGE).expect("layout");
+        // SAFETY: allocated in for_rows with this layout.
+        unsafe { std::alloc::dealloc(self.ptr as *mut u8, layout) }
+    }
+}
+
+/// The rows of one block in the columns of `user_behavior`, plus what the SQL steps need.
 #[derive(Default)]
 pub struct Parsed {
-    /// Index of the file in this ingest.
-    pub file_id: i32,
-    /// Line number of each valid row.
-    pub line: Vec<u64>,
+    /// [`source_key`] of each valid row.
+    pub key: Vec<u64>,
     /// user_id of each valid row.
     pub user: Vec<i64>,
     /// item_id of each valid row.
@@ -71,20 +172,28 @@ pub struct Parsed {
     pub beh: Vec<u8>,
     /// Unix seconds.
     pub ts: Vec<i64>,
-    /// Local seconds (`ts` + UTC offset in the analysis zone).
-    pub lts: Vec<i64>,
-    /// xxh3 of the five normalised values (a pre-filter for duplicate detection).
-    pub hash: Vec<u64>,
-    /// The raw line where it differs from the canonical rendering of its values, else None.
-    pub raw: Vec<Option<String>>,
-    /// Line numbers of rejected rows.
-    pub rej_line: Vec<u64>,
+    /// Local time in microseconds since 1970-01-01 (the `event_time` TIMESTAMP).
+    pub time_us: Vec<i64>,
+    /// Local date in days since 1970-01-01.
+    pub date: Vec<i32>,
+    /// Local hour.
+    pub hour: Vec<u8>,
+    /// Duplicate candidate (its hash was seen before).
+    pub maybe_dup: Vec<bool>,
+    /// Keys of valid rows whose text is not the canonical rendering of their values.
+    pub raw_key: Vec<u64>,
+    /// Their raw text.
+    pub raw: Vec<String>,
+    /// Keys of rejected rows.
+    pub rej_key: Vec<u64>,
     /// Reasons of rejected rows.
     pub rej_reason: Vec<Reason>,
     /// Raw text of rejected rows (invalid UTF-8 replaced by U+FFFD).
     pub rej_raw: Vec<String>,
     /// Rows read (valid + rejected).
     pub rows_read: u64,
+    /// Valid rows (rules 1-3) per local day, for window detection.
+    pub days: std::collections::HashMap<i64, u64>,
 }
 
 /// A valid row.
@@ -193,17 +302,19 @@ pub fn row_hash(user: i64, item: i64, cat: i64, beh: u8, ts: i64) -> u64 {
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Parses one block: applies rule 1 to each line and rules 2–3 to each row.
-pub fn parse_block(b: &Block, cache: &mut OffsetCache) -> Parsed {
-    let mut p = Parsed { file_id: b.file_id, ..Default::default() };
+/// Parses one block: applies rule 1 to each line, rules 2–3 to each row, rule 4 when the window
+/// is known, and marks duplicate candidates.
+pub fn parse_block(b: &Block, cache: &mut OffsetCache, cl: &Cleaning<'_>) -> Parsed {
+    let mut p = Parsed::default();
     let approx = b.data.len() / 36 + 1;
-    for v in [&mut p.user, &mut p.item, &mut p.cat, &mut p.ts, &mut p.lts] {
+    for v in [&mut p.user, &mut p.item, &mut p.cat, &mut p.ts, &mut p.time_us] {
         v.reserve(approx);
     }
-    p.line.reserve(approx);
+    p.key.reserve(approx);
     p.beh.reserve(approx);
-    p.hash.reserve(approx);
-    p.raw.reserve(approx);
+    p.date.reserve(approx);
+    p.hour.reserve(approx);
+    p.maybe_dup.reserve(approx);
     let mut data: &[u8] = &b.data;
     let mut header_pending = b.is_file_start;
     if b.is_file_start && data.starts_with(BOM) {
@@ -212,11 +323,13 @@ pub fn parse_block(b: &Block, cache: &mut OffsetCache) -> Parsed {
     let mut line_no = b.first_line;
     let mut start = 0;
     let len = data.len();
+    let mut last_day = (i64::MIN, 0u64);
+    let mut hashes: Vec<u64> = Vec::with_capacity(approx);
     while start < len {
         let end = memchr::memchr(b'\n', &data[start..]).map_or(len, |i| start + i);
         let mut l = &data[start..end];
         start = end + 1;
-        let this_line = line_no;
+        let key = source_key(b.file_id, line_no);
         line_no += 1;
         if let Some(x) = l.strip_suffix(b"\r") {
             l = x;
@@ -233,25 +346,54 @@ pub fn parse_block(b: &Block, cache: &mut OffsetCache) -> Parsed {
             }
         }
         p.rows_read += 1;
-        match parse_row(l) {
-            Ok(r) => {
-                p.line.push(this_line);
-                p.user.push(r.user);
-                p.item.push(r.item);
-                p.cat.push(r.cat);
-                p.beh.push(r.beh);
-                p.ts.push(r.ts);
-                p.lts.push(cache.local_secs(r.ts));
-                p.hash.push(row_hash(r.user, r.item, r.cat, r.beh, r.ts));
-                p.raw.push(if r.canonical { None } else { Some(String::from_utf8_lossy(l).into_owned()) });
-            }
+        let r = match parse_row(l) {
+            Ok(r) => r,
             Err(reason) => {
-                p.rej_line.push(this_line);
+                p.rej_key.push(key);
                 p.rej_reason.push(reason);
                 p.rej_raw.push(String::from_utf8_lossy(l).into_owned());
+                continue;
+            }
+        };
+        let lts = cache.local_secs(r.ts);
+        let day = lts.div_euclid(86_400);
+        if day == last_day.0 {
+            last_day.1 += 1;
+        } else {
+            if last_day.1 > 0 {
+                *p.days.entry(last_day.0).or_insert(0) += last_day.1;
+            }
+            last_day = (day, 1);
+        }
+        if let Some((s, e)) = cl.window {
+            if r.ts < s || r.ts >= e {
+                p.rej_key.push(key);
+                p.rej_reason.push(Reason::OutOfWindow);
+                p.rej_raw.push(String::from_utf8_lossy(l).into_owned());
+                continue;
             }
         }
+        let (time_us, date, hour) =
+            if SANE_SECS.contains(&r.ts) { (lts * 1_000_000, day as i32, (lts.rem_euclid(86_400) / 3600) as u8) } else { (0, 0, 0) };
+        p.key.push(key);
+        p.user.push(r.user);
+        p.item.push(r.item);
+        p.cat.push(r.cat);
+        p.beh.push(r.beh);
+        p.ts.push(r.ts);
+        p.time_us.push(time_us);
+        p.date.push(date);
+        p.hour.push(hour);
+        hashes.push(row_hash(r.user, r.item, r.cat, r.beh, r.ts));
+        if !r.canonical {
+            p.raw_key.push(key);
+            p.raw.push(String::from_utf8_lossy(l).into_owned());
+        }
     }
+    if last_day.1 > 0 {
+        *p.days.entry(last_day.0).or_insert(0) += last_day.1;
+    }
+    cl.seen.test_and_set_all(&hashes, &mut p.maybe_dup);
     p
 }
 
@@ -259,7 +401,6 @@ pub fn parse_block(b: &Block, cache: &mut OffsetCache) -> Parsed {
 mod tests {
     use super::*;
     use crate::tz::Zone;
-
     #[test]
     fn rules_two_and_three() {
         let ok = parse_row(b"1,2268318,2520377,pv,1511544070").unwrap();
@@ -290,9 +431,31 @@ mod tests {
     fn rule_one_bom_header_blank_crlf() {
         let data = b"\xEF\xBB\xBFuser_id,item_id,category_id,behavior_type,timestamp\r\n\r\n1,2,3,pv,4\r\n  \n1,2,3,buy,5".to_vec();
         let mut c = OffsetCache::new(&Zone::Fixed(0));
-        let p = parse_block(&Block { data, first_line: 1, file_id: 0, is_file_start: true }, &mut c);
+        let seen = SeenSet::for_rows(10);
+        let p =
+            parse_block(&Block { data, first_line: 1, file_id: 0, is_file_start: true }, &mut c, &Cleaning { window: None, seen: &seen });
         assert_eq!(p.rows_read, 2);
-        assert_eq!(p.line, vec![3, 5]);
-        assert_eq!(p.raw, vec![None, None]);
+        assert_eq!(p.key, vec![3, 5]);
+        assert!(p.raw.is_empty());
+        assert_eq!(p.hour, vec![0, 0]);
+        assert_eq!(p.maybe_dup, vec![false, false]);
+    }
+
+    #[test]
+    fn window_and_duplicate_candidates() {
+        let data = b"1,2,3,pv,100\n1,2,3,pv,100\n1,2,3,pv,5\n 1,2,3,pv,100\n".to_vec();
+        let mut c = OffsetCache::new(&Zone::Fixed(3600));
+        let seen = SeenSet::for_rows(10);
+        let p = parse_block(
+            &Block { data, first_line: 1, file_id: 2, is_file_start: true },
+            &mut c,
+            &Cleaning { window: Some((50, 200)), seen: &seen },
+        );
+        assert_eq!(p.key, vec![source_key(2, 1), source_key(2, 2), source_key(2, 4)]);
+        assert_eq!(p.maybe_dup, vec![false, true, true]);
+        assert_eq!(p.rej_reason, vec![Reason::OutOfWindow]);
+        assert_eq!(p.raw, vec![" 1,2,3,pv,100".to_string()]);
+        assert_eq!(p.hour, vec![1, 1, 1]);
+        assert_eq!(split_key(source_key(2, 4)), (2, 4));
     }
 }

@@ -478,10 +478,8 @@ fn produce_behavior(
             buf.push(b'\n');
         }
         sent.fetch_add(batch.num_rows() as u64, std::sync::atomic::Ordering::Relaxed);
-        if buf.len() >= CHUNK {
-            if tx.send(std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 4096))).is_err() {
-                return Ok(());
-            }
+        if buf.len() >= CHUNK && tx.send(std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 4096))).is_err() {
+            return Ok(());
         }
     }
     if !buf.is_empty() {
@@ -564,6 +562,7 @@ type Producer =
     Box<dyn FnOnce(duckdb::Connection, mpsc::SyncSender<Vec<u8>>, Arc<std::sync::atomic::AtomicU64>) -> Result<(), SyncError> + Send>;
 
 /// Runs a producer thread feeding `mirror.load` and shows rows/s.
+#[allow(clippy::too_many_arguments)]
 fn transfer(
     mirror: &mut Mirror,
     duck: &duckdb::Connection,

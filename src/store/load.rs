@@ -5,19 +5,19 @@
 
 use super::{sql_str, StoreError};
 use crate::ingest::parse::{Parsed, Reason};
-use duckdb::arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray, UInt64Array, UInt8Array};
+use duckdb::arrow::array::{ArrayRef, Date32Array, Int64Array, StringArray, TimestampMicrosecondArray, UInt64Array, UInt8Array};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::Connection;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Per-file counts of rules 4–5.
+/// Per-file counts after the SQL steps.
 #[derive(Clone, Debug, Default)]
 pub struct FileCounts {
-    /// Rows outside the window.
-    pub out_of_window: u64,
-    /// Duplicates of earlier rows.
-    pub duplicate: u64,
+    /// Rows loaded.
+    pub loaded: u64,
+    /// Rejects by reason, in [`Reason::ALL`] order.
+    pub rejected: [u64; 4],
 }
 
 /// One file's entry in the ingest log.
@@ -42,10 +42,18 @@ pub struct LogEntry {
 }
 
 /// An open ingest transaction.
+///
+/// Valid rows are appended straight into `_ingest_stage`, a table in the final `user_behavior`
+/// layout plus two working columns (`key` = file and line, `maybe_dup`). Rejected rows go to the
+/// temp table `_rej`, the raw text of non-canonical rows to `_raw`. [`Loader::finish`] applies the
+/// SQL-side rules and makes the stage part of `user_behavior`.
 pub struct Loader<'c> {
     conn: &'c Connection,
     done: bool,
 }
+
+/// The canonical text of a staged row (its raw text when `_raw` has none).
+const CANONICAL: &str = "concat_ws(',', s.user_id, s.item_id, s.category_id, ['pv','fav','cart','buy'][s.behavior + 1], s.ts)";
 
 impl<'c> Loader<'c> {
     /// Starts the transaction and creates the staging tables. With `replace`, the DB's data is
@@ -61,9 +69,12 @@ impl<'c> Loader<'c> {
             super::meta_set(conn, "generation", &super::new_generation())?;
         }
         conn.execute_batch(
-            "CREATE TEMP TABLE _stage (file_id INTEGER, line UBIGINT, user_id BIGINT, item_id BIGINT, category_id BIGINT,
-                                       behavior UTINYINT, ts BIGINT, lts BIGINT, h UBIGINT, raw VARCHAR);
-             CREATE TEMP TABLE _rej (file_id INTEGER, line UBIGINT, reason VARCHAR, raw VARCHAR);
+            "CREATE TEMP TABLE _ingest_stage (
+                 user_id BIGINT NOT NULL, item_id BIGINT NOT NULL, category_id BIGINT NOT NULL,
+                 behavior UTINYINT NOT NULL, ts BIGINT NOT NULL, event_time TIMESTAMP NOT NULL,
+                 event_date DATE NOT NULL, event_hour UTINYINT NOT NULL, key UBIGINT NOT NULL, maybe_dup UTINYINT NOT NULL);
+             CREATE TEMP TABLE _rej (key UBIGINT, reason VARCHAR, raw VARCHAR);
+             CREATE TEMP TABLE _raw (key UBIGINT, raw VARCHAR);
              CREATE TEMP TABLE _files (file_id INTEGER, path VARCHAR);",
         )?;
         Ok(l)
@@ -80,108 +91,120 @@ impl<'c> Loader<'c> {
         Ok(())
     }
 
-    /// Appends parsed blocks to the staging tables (Arrow → DuckDB, column-wise).
-    pub fn append(&self, stage: &mut duckdb::Appender<'_>, rej: &mut duckdb::Appender<'_>, p: Parsed) -> Result<(), StoreError> {
-        let n = p.line.len();
-        if n > 0 {
-            let cols: Vec<ArrayRef> = vec![
-                Arc::new(Int32Array::from(vec![p.file_id; n])),
-                Arc::new(UInt64Array::from(p.line)),
-                Arc::new(Int64Array::from(p.user)),
-                Arc::new(Int64Array::from(p.item)),
-                Arc::new(Int64Array::from(p.cat)),
-                Arc::new(UInt8Array::from(p.beh)),
-                Arc::new(Int64Array::from(p.ts)),
-                Arc::new(Int64Array::from(p.lts)),
-                Arc::new(UInt64Array::from(p.hash)),
-                Arc::new(StringArray::from(p.raw)),
-            ];
-            stage.append_record_batch(RecordBatch::try_from_iter(STAGE_COLS.iter().zip(cols)).expect("stage batch"))?;
+    /// Appenders for the stage, the rejects and the raw texts.
+    pub fn appenders(&self) -> Result<Appenders<'c>, StoreError> {
+        Ok(Appenders {
+            stage: self.conn.appender_to_catalog_and_db("_ingest_stage", "temp", "main")?,
+            rej: self.conn.appender_to_catalog_and_db("_rej", "temp", "main")?,
+            raw: self.conn.appender_to_catalog_and_db("_raw", "temp", "main")?,
+        })
+    }
+
+    /// Fills a [`SeenSet`] with the hashes of the rows already loaded, so that duplicates of earlier
+    /// ingests become candidates too.
+    pub fn seed_seen(&self, seen: &crate::ingest::parse::SeenSet) -> Result<u64, StoreError> {
+        use duckdb::arrow::array::AsArray;
+        use duckdb::arrow::datatypes::{Int64Type, UInt8Type};
+        let mut st =
+            self.conn.prepare("SELECT user_id, item_id, category_id, enum_code(behavior_type)::UTINYINT, ts FROM user_behavior")?;
+        let mut n = 0u64;
+        for b in st.query_arrow([])? {
+            let (u, i, c, k, t) = (
+                b.column(0).as_primitive::<Int64Type>(),
+                b.column(1).as_primitive::<Int64Type>(),
+                b.column(2).as_primitive::<Int64Type>(),
+                b.column(3).as_primitive::<UInt8Type>(),
+                b.column(4).as_primitive::<Int64Type>(),
+            );
+            let hs: Vec<u64> = (0..b.num_rows())
+                .map(|r| crate::ingest::parse::row_hash(u.value(r), i.value(r), c.value(r), k.value(r), t.value(r)))
+                .collect();
+            let mut sink = Vec::with_capacity(hs.len());
+            seen.test_and_set_all(&hs, &mut sink);
+            n += b.num_rows() as u64;
         }
-        let m = p.rej_line.len();
-        if m > 0 {
-            let cols: Vec<ArrayRef> = vec![
-                Arc::new(Int32Array::from(vec![p.file_id; m])),
-                Arc::new(UInt64Array::from(p.rej_line)),
-                Arc::new(StringArray::from(p.rej_reason.iter().map(|r| r.as_str()).collect::<Vec<_>>())),
-                Arc::new(StringArray::from(p.rej_raw)),
-            ];
-            rej.append_record_batch(RecordBatch::try_from_iter(["file_id", "line", "reason", "raw"].iter().zip(cols)).expect("rej batch"))?;
-        }
-        Ok(())
+        Ok(n)
     }
 
-    /// Appenders for the two staging tables.
-    pub fn appenders(&self) -> Result<(duckdb::Appender<'c>, duckdb::Appender<'c>), StoreError> {
-        Ok((self.conn.appender_to_catalog_and_db("_stage", "temp", "main")?, self.conn.appender_to_catalog_and_db("_rej", "temp", "main")?))
-    }
-
-    /// Rows per local day (days since 1970-01-01) among staged valid rows: the input of window detection.
-    pub fn day_histogram(&self) -> Result<Vec<(i64, u64)>, StoreError> {
-        let mut st = self.conn.prepare("SELECT (lts // 86400) AS d, count(*) FROM _stage GROUP BY d ORDER BY d")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Applies rules 4 (window `[start_utc, end_utc)`) and 5 (duplicates, against this batch and
-    /// every row already loaded), then loads the surviving rows as `ingest_id`.
-    /// Returns the per-file counts of rules 4–5.
-    pub fn merge(&self, ingest_id: u32, start_utc: i64, end_utc: i64) -> Result<HashMap<i32, FileCounts>, StoreError> {
+    /// Applies the SQL-side rules and moves the stage into `user_behavior`:
+    /// - with `detected` set, rule 4 (window `[start_utc, end_utc)`) was not applied while parsing, so
+    ///   out-of-window rows are rejected here;
+    /// - rule 5: among candidate rows (and rows equal to them) the first by file and line is kept and
+    ///   the others are duplicates; candidates equal to rows of earlier ingests are duplicates.
+    ///
+    /// Returns the per-file counts.
+    pub fn finish(&self, ingest_id: u32, start_utc: i64, end_utc: i64, detected: bool) -> Result<HashMap<i32, FileCounts>, StoreError> {
         let c = self.conn;
-        let win = format!("ts >= {start_utc} AND ts < {end_utc}");
-        let swin = format!("s.ts >= {start_utc} AND s.ts < {end_utc}");
         let existing: i64 = c.query_row("SELECT count(*) FROM (SELECT 1 FROM user_behavior LIMIT 1)", [], |r| r.get(0))?;
-        // Rule 5 within the batch: rows that share their hash with another in-window row are
-        // candidates; among candidates with equal values, all but the first (by file, line) are duplicates.
-        c.execute_batch(&format!(
-            "CREATE TEMP TABLE _dup AS
-             WITH cand AS (SELECT h FROM _stage WHERE {win} GROUP BY h HAVING count(*) > 1)
-             SELECT file_id, line FROM (
-                 SELECT file_id, line, row_number() OVER (PARTITION BY user_id, item_id, category_id, behavior, ts ORDER BY file_id, line) AS rn
-                 FROM _stage WHERE {win} AND h IN (SELECT h FROM cand))
-             WHERE rn > 1;"
-        ))?;
-        if existing > 0 {
-            // Rule 5 against earlier ingests.
+        if detected {
             c.execute_batch(&format!(
-                "INSERT INTO _dup
-                 SELECT DISTINCT s.file_id, s.line
-                 FROM _stage s JOIN user_behavior u
-                   ON u.user_id = s.user_id AND u.item_id = s.item_id AND u.category_id = s.category_id
-                  AND u.ts = s.ts AND enum_code(u.behavior_type) = s.behavior
-                 WHERE {swin}
-                 EXCEPT SELECT file_id, line FROM _dup;"
+                "INSERT INTO _rej SELECT s.key, 'out_of_window', coalesce(r.raw, {CANONICAL})
+                   FROM _ingest_stage s LEFT JOIN _raw r USING (key) WHERE NOT (s.ts >= {start_utc} AND s.ts < {end_utc});
+                 DELETE FROM _ingest_stage WHERE NOT (ts >= {start_utc} AND ts < {end_utc});"
             ))?;
         }
+        c.execute_batch(
+            "CREATE TEMP TABLE _flag AS
+               SELECT DISTINCT user_id, item_id, category_id, behavior, ts FROM _ingest_stage WHERE maybe_dup = 1;",
+        )?;
+        let flagged: i64 = c.query_row("SELECT count(*) FROM _flag", [], |r| r.get(0))?;
+        if flagged > 0 {
+            c.execute_batch(
+                "CREATE TEMP TABLE _dup AS
+                   SELECT key FROM (
+                     SELECT key, row_number() OVER (PARTITION BY user_id, item_id, category_id, behavior, ts ORDER BY key) AS rn
+                     FROM _ingest_stage SEMI JOIN _flag USING (user_id, item_id, category_id, behavior, ts))
+                   WHERE rn > 1;",
+            )?;
+            if existing > 0 {
+                c.execute_batch(
+                    "INSERT INTO _dup
+                       SELECT s.key FROM _ingest_stage s SEMI JOIN (
+                           SELECT DISTINCT f.user_id, f.item_id, f.category_id, f.behavior, f.ts
+                           FROM _flag f JOIN user_behavior u
+                             ON u.user_id = f.user_id AND u.item_id = f.item_id AND u.category_id = f.category_id
+                            AND u.ts = f.ts AND enum_code(u.behavior_type) = f.behavior) x
+                         USING (user_id, item_id, category_id, behavior, ts)
+                       EXCEPT SELECT key FROM _dup;",
+                )?;
+            }
+            c.execute_batch(&format!(
+                "INSERT INTO _rej SELECT s.key, 'duplicate', coalesce(r.raw, {CANONICAL})
+                   FROM _ingest_stage s SEMI JOIN _dup d USING (key) LEFT JOIN _raw r USING (key);
+                 DELETE FROM _ingest_stage WHERE key IN (SELECT key FROM _dup);
+                 DROP TABLE _dup;"
+            ))?;
+        }
+        c.execute_batch("DROP TABLE _flag;")?;
+        crate::ingest::trace_here("rules 4-5 in SQL");
+
+        let mut out: HashMap<i32, FileCounts> = HashMap::new();
+        {
+            let mut st = c.prepare("SELECT (key >> 40)::INTEGER, count(*) FROM _ingest_stage GROUP BY 1")?;
+            for row in st.query_map([], |r| Ok((r.get::<_, i32>(0)?, r.get::<_, i64>(1)?)))? {
+                let (f, n) = row?;
+                out.entry(f).or_default().loaded = n as u64;
+            }
+            let mut st = c.prepare("SELECT (key >> 40)::INTEGER, reason, count(*) FROM _rej GROUP BY ALL")?;
+            for row in st.query_map([], |r| Ok((r.get::<_, i32>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))? {
+                let (f, reason, n) = row?;
+                if let Some(i) = Reason::ALL.iter().position(|x| x.as_str() == reason) {
+                    out.entry(f).or_default().rejected[i] = n as u64;
+                }
+            }
+        }
+        c.execute_batch(&format!(
+            "INSERT INTO rejects SELECT {ingest_id}, r.reason, f.path, r.key & 1099511627775, r.raw
+               FROM _rej r JOIN _files f ON f.file_id = (r.key >> 40)::INTEGER;"
+        ))?;
         c.execute_batch(&format!(
             "INSERT INTO user_behavior
-             SELECT user_id, item_id, category_id, CAST(['pv','fav','cart','buy'][behavior + 1] AS behavior_t), ts,
-                    make_timestamp(lts * 1000000), CAST(DATE '1970-01-01' + CAST(lts // 86400 AS INTEGER) AS DATE),
-                    CAST((lts % 86400 + 86400) % 86400 // 3600 AS UTINYINT), {ingest_id}
-             FROM _stage s ANTI JOIN _dup d ON s.file_id = d.file_id AND s.line = d.line
-             WHERE {swin};
-             INSERT INTO rejects
-             SELECT {ingest_id}, reason, f.path, line, raw FROM (
-                 SELECT file_id, line, reason, raw FROM _rej
-                 UNION ALL
-                 SELECT file_id, line, 'out_of_window', coalesce(raw, concat_ws(',', user_id, item_id, category_id, ['pv','fav','cart','buy'][behavior + 1], ts))
-                 FROM _stage WHERE NOT ({win})
-                 UNION ALL
-                 SELECT s.file_id, s.line, 'duplicate', coalesce(raw, concat_ws(',', user_id, item_id, category_id, ['pv','fav','cart','buy'][behavior + 1], ts))
-                 FROM _stage s SEMI JOIN _dup d ON s.file_id = d.file_id AND s.line = d.line
-             ) r JOIN _files f USING (file_id);"
+               SELECT user_id, item_id, category_id, CAST(['pv','fav','cart','buy'][behavior + 1] AS behavior_t), ts,
+                      event_time, event_date, event_hour, {ingest_id}
+               FROM _ingest_stage;
+             DROP TABLE _ingest_stage;"
         ))?;
-        let mut out: HashMap<i32, FileCounts> = HashMap::new();
-        let mut st = c.prepare(&format!(
-            "SELECT file_id, count(*) FILTER (WHERE NOT ({win}))::BIGINT,
-                    (SELECT count(*) FROM _dup d WHERE d.file_id = s.file_id)::BIGINT
-             FROM _stage s GROUP BY file_id"
-        ))?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, i32>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64)))?;
-        for row in rows {
-            let (fid, oow, dup) = row?;
-            out.insert(fid, FileCounts { out_of_window: oow, duplicate: dup });
-        }
+        crate::ingest::trace_here("moved into user_behavior");
         Ok(out)
     }
 
@@ -210,11 +233,9 @@ impl<'c> Loader<'c> {
         Ok(())
     }
 
-    /// Drops the staging tables and commits.
+    /// Drops the working tables and commits.
     pub fn commit(mut self) -> Result<(), StoreError> {
-        self.conn.execute_batch(
-            "DROP TABLE IF EXISTS _stage; DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _files; DROP TABLE IF EXISTS _dup; COMMIT;",
-        )?;
+        self.conn.execute_batch("DROP TABLE IF EXISTS _rej; DROP TABLE IF EXISTS _raw; DROP TABLE IF EXISTS _files; COMMIT;")?;
         self.done = true;
         Ok(())
     }
@@ -228,7 +249,58 @@ impl Drop for Loader<'_> {
     }
 }
 
-const STAGE_COLS: [&str; 10] = ["file_id", "line", "user_id", "item_id", "category_id", "behavior", "ts", "lts", "h", "raw"];
+/// The three appenders of an ingest.
+pub struct Appenders<'c> {
+    stage: duckdb::Appender<'c>,
+    rej: duckdb::Appender<'c>,
+    raw: duckdb::Appender<'c>,
+}
+
+impl Appenders<'_> {
+    /// Appends one parsed block (Arrow → DuckDB, column-wise).
+    pub fn append(&mut self, p: Parsed) -> Result<(), StoreError> {
+        let n = p.key.len();
+        if n > 0 {
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from(p.user)),
+                Arc::new(Int64Array::from(p.item)),
+                Arc::new(Int64Array::from(p.cat)),
+                Arc::new(UInt8Array::from(p.beh)),
+                Arc::new(Int64Array::from(p.ts)),
+                Arc::new(TimestampMicrosecondArray::from(p.time_us)),
+                Arc::new(Date32Array::from(p.date)),
+                Arc::new(UInt8Array::from(p.hour)),
+                Arc::new(UInt64Array::from(p.key)),
+                Arc::new(UInt8Array::from(p.maybe_dup.into_iter().map(u8::from).collect::<Vec<u8>>())),
+            ];
+            self.stage.append_record_batch(RecordBatch::try_from_iter(STAGE_COLS.iter().zip(cols)).expect("stage batch"))?;
+        }
+        if !p.rej_key.is_empty() {
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(UInt64Array::from(p.rej_key)),
+                Arc::new(StringArray::from(p.rej_reason.iter().map(|r| r.as_str()).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(p.rej_raw)),
+            ];
+            self.rej.append_record_batch(RecordBatch::try_from_iter(["key", "reason", "raw"].iter().zip(cols)).expect("rej batch"))?;
+        }
+        if !p.raw_key.is_empty() {
+            let cols: Vec<ArrayRef> = vec![Arc::new(UInt64Array::from(p.raw_key)), Arc::new(StringArray::from(p.raw))];
+            self.raw.append_record_batch(RecordBatch::try_from_iter(["key", "raw"].iter().zip(cols)).expect("raw batch"))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes all three.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        self.stage.flush()?;
+        self.rej.flush()?;
+        self.raw.flush()?;
+        Ok(())
+    }
+}
+
+const STAGE_COLS: [&str; 10] =
+    ["user_id", "item_id", "category_id", "behavior", "ts", "event_time", "event_date", "event_hour", "key", "maybe_dup"];
 
 /// The next ingest id.
 pub fn next_ingest_id(conn: &Connection) -> Result<u32, StoreError> {
@@ -280,9 +352,4 @@ pub fn export_rejects(conn: &Connection, path: &std::path::Path) -> Result<u64, 
     ))?;
     std::fs::rename(&tmp, path).map_err(|e| StoreError::Io(format!("cannot write {}: {e}", path.display())))?;
     Ok(n as u64)
-}
-
-/// Reasons in the order of [`Reason::ALL`], for callers that index counts.
-pub fn reason_index(r: Reason) -> usize {
-    Reason::ALL.iter().position(|x| *x == r).expect("reason")
 }
