@@ -207,6 +207,10 @@ pub struct BenchArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also time sync-mysql into this server (a database `ecomm_bench` is created there and dropped),
+    /// against 10,000-row INSERT batches as pandas to_sql(chunksize=10000) sends them.
+    #[arg(long)]
+    pub mysql: Option<String>,
 }
 
 /// `ecomm sync-mysql`

@@ -306,3 +306,32 @@ fn folders_and_globs() {
     let s = ingest(&dir.path().join("g.duckdb"), &[Path::new(&pattern)], &[]);
     assert_eq!(n(&s, "rows_loaded"), 2);
 }
+
+#[test]
+fn the_on_disk_stage_gives_the_same_results() {
+    // Large inputs are staged in the DB file instead of memory; force that path on small data.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("dirty.csv");
+    std::fs::write(&csv, dirty_bytes()).unwrap();
+    let db = dir.path().join("disk.duckdb");
+    let run = |files: &[&Path], extra: &[&str]| -> serde_json::Value {
+        let mut c = ecomm();
+        c.env("ECOMM_STAGE", "disk").arg("ingest");
+        for f in files {
+            c.arg(f);
+        }
+        let out = c.arg("--db").arg(&db).args(["--format", "json"]).args(extra).assert().success().get_output().stdout.clone();
+        serde_json::from_slice(&out).unwrap()
+    };
+    let s = run(&[&csv], &window_args());
+    assert_eq!(n(&s, "rows_loaded"), 5);
+    assert_eq!(s["rejected"], json!({"malformed": 5, "bad_behavior": 2, "out_of_window": 3, "duplicate": 2}));
+    let r = run(&[&real("4k")], &[]);
+    // The 4k sample's rows outside 11-25..11-27 are out of this DB's window.
+    assert_eq!(n(&r, "rows_read"), 4321);
+    assert_eq!(n(&r, "rows_loaded") + n(&r, "rejected.out_of_window"), 4321);
+    let s = run(&[&real("100k")], &["--replace"]);
+    assert_eq!(n(&s, "rows_loaded"), 99_957);
+    assert_eq!(n(&s, "rejected.out_of_window"), 44);
+    assert_eq!(n(&analyze(&db, &[]), "totals.events"), 99_957);
+}

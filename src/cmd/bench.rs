@@ -83,6 +83,48 @@ pub fn run(a: BenchArgs) -> Result<()> {
     eprintln!("ingest: {:.2} s", ingest.seconds);
     let (_, analyze) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
     let (_, analyze2) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
+    let mut mysql_report = serde_json::Value::Null;
+    if let Some(base) = &a.mysql {
+        let url = format!("{}/ecomm_bench", base.trim_end_matches('/'));
+        let field = |out: &str, k: &str| -> f64 {
+            let v: serde_json::Value = serde_json::from_str(out).unwrap_or_default();
+            v["tables"][0][k].as_f64().unwrap_or(0.0)
+        };
+        let rows = |out: &str| field(out, "rows");
+        let (out, load) =
+            child(&["sync-mysql", "--db", &dbs, "--mysql", &url, "--full", "--tables", "user_behavior", "--json", "--quiet"])?;
+        let n = rows(&out);
+        eprintln!("sync-mysql LOAD DATA: {n} rows in {:.2} s", load.seconds);
+        let (out2, ins) = child(&[
+            "sync-mysql",
+            "--db",
+            &dbs,
+            "--mysql",
+            &url,
+            "--full",
+            "--tables",
+            "user_behavior",
+            "--no-local-infile",
+            "--json",
+            "--quiet",
+        ])?;
+        eprintln!("sync-mysql INSERT x10000: {} rows in {:.2} s", rows(&out2), ins.seconds);
+        let _ = ::mysql::Conn::new(::mysql::Opts::from_url(base).map_err(|e| anyhow::anyhow!("{e}"))?)
+            .and_then(|mut c| ::mysql::prelude::Queryable::query_drop(&mut c, "DROP DATABASE IF EXISTS ecomm_bench"));
+        mysql_report = serde_json::json!({
+            "rows": n,
+            "load_data": load,
+            "load_data_rows_per_sec": n / load.seconds,
+            "load_data_streaming_seconds": field(&out, "load_seconds"),
+            "load_data_streaming_rows_per_sec": field(&out, "load_rows_per_sec"),
+            "insert_streaming_seconds": field(&out2, "load_seconds"),
+            "insert_streaming_rows_per_sec": field(&out2, "load_rows_per_sec"),
+            "insert_10000": ins,
+            "insert_rows_per_sec": n / ins.seconds,
+            "speedup": ins.seconds / load.seconds,
+            "streaming_speedup": field(&out2, "load_seconds") / field(&out, "load_seconds").max(1e-9),
+        });
+    }
     let report = serde_json::json!({
         "rows": a.rows,
         "csv_bytes": bytes,
@@ -93,6 +135,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "ingest_over_floor": ingest.seconds / floor_s,
         "analyze": analyze,
         "analyze_second_run": analyze2,
+        "mysql": mysql_report,
     });
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -112,6 +155,20 @@ pub fn run(a: BenchArgs) -> Result<()> {
         println!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, cold)", analyze.seconds, "-", mb(analyze.peak_rss));
         println!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, warm cache)", analyze2.seconds, "-", mb(analyze2.peak_rss));
         println!("ratio ingest / floor: {:.2}x", ingest.seconds / floor_s);
+        if !mysql_report.is_null() {
+            let r = &mysql_report;
+            println!(
+                "sync-mysql streaming only: LOAD DATA {:.0} rows/s vs INSERT x10000 {:.0} rows/s: {:.2}x",
+                r["load_data_streaming_rows_per_sec"].as_f64().unwrap_or(0.0),
+                r["insert_streaming_rows_per_sec"].as_f64().unwrap_or(0.0),
+                r["streaming_speedup"].as_f64().unwrap_or(0.0)
+            );
+            println!(
+                "sync-mysql user_behavior, {} rows: LOAD DATA {:.2} s ({:.0} rows/s, whole command incl. indexes and checks); INSERT x10000 {:.2} s ({:.0} rows/s); speedup {:.2}x",
+                r["rows"], r["load_data"]["seconds"].as_f64().unwrap_or(0.0), r["load_data_rows_per_sec"].as_f64().unwrap_or(0.0),
+                r["insert_10000"]["seconds"].as_f64().unwrap_or(0.0), r["insert_rows_per_sec"].as_f64().unwrap_or(0.0), r["speedup"].as_f64().unwrap_or(0.0)
+            );
+        }
     }
     if !a.keep {
         for p in [csv, db.clone(), crate::store::rejects_path(&db)] {

@@ -77,7 +77,7 @@ pub struct Cleaning<'a> {
     pub seen: &'a SeenSet,
 }
 
-/// A concurrent bit set over row hashes: a row whose bit was already set is a duplicate
+/// A concurrent filter over row hashes: a row that may have been seen already is a duplicate
 /// candidate ("maybe"). False positives are resolved exactly in SQL; there are no false negatives.
 pub struct SeenSet {
     ptr: *mut std::sync::atomic::AtomicU64,
@@ -92,10 +92,10 @@ unsafe impl Sync for SeenSet {}
 const HUGE: usize = 2 << 20;
 
 impl SeenSet {
-    /// A set sized for about `rows` rows (about 32 bits per row, 2^16..2^31 bits). The memory is
+    /// A set sized for about `rows` rows (about 16 bits per row, 2^16..2^31 bits). The memory is
     /// zeroed lazily by the OS and, where available, backed by huge pages (random access).
     pub fn for_rows(rows: u64) -> SeenSet {
-        let bits = (rows.saturating_mul(32)).next_power_of_two().clamp(1 << 16, 1 << 31);
+        let bits = (rows.saturating_mul(16)).next_power_of_two().clamp(1 << 16, 1 << 31);
         let words = (bits / 64) as usize;
         let layout = std::alloc::Layout::from_size_align(words * 8, HUGE).expect("layout");
         // SAFETY: non-zero size; zeroed memory is a valid AtomicU64 array.
@@ -134,18 +134,24 @@ impl SeenSet {
         }
     }
 
-    /// Sets the bit of `h`; true if it was already set.
+    /// Adds `h`; true if it may have been added before (all three of its bits in its word were
+    /// set). A blocked Bloom filter: one word (one memory access) per row, three bits in it, which
+    /// keeps false positives near 0.3 % at 100 M rows in 256 MiB.
     #[inline]
     pub fn test_and_set(&self, h: u64) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
-        let b = h & self.mask;
-        let bit = 1u64 << (b & 63);
-        // SAFETY: (b >> 6) < words because mask < words * 64.
-        let w = unsafe { &*self.ptr.add((b >> 6) as usize) };
-        if w.load(Relaxed) & bit != 0 {
+        let bits = (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 46) & 63)) | (1u64 << ((h >> 52) & 63));
+        // SAFETY: the index is masked below `words`.
+        let w = unsafe { &*self.ptr.add(((h & self.mask) >> 6) as usize) };
+        if w.load(Relaxed) & bits == bits {
             return true;
         }
-        w.fetch_or(bit, Relaxed) & bit != 0
+        w.fetch_or(bits, Relaxed) & bits == bits
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.words as u64 * 8
     }
 }
 

@@ -21,7 +21,7 @@ pub fn rebuild_user_summary(conn: &Connection, start: NaiveDate, end: NaiveDate)
                     min(first_time) AS first_event_at, max(last_time) AS last_event_at, max(last_buy_time) AS last_buy_at,
                     count(*)::BIGINT AS active_days
              FROM user_day GROUP BY user_id),
-         i AS (SELECT user_id, count(DISTINCT item_id)::BIGINT AS distinct_items FROM user_behavior GROUP BY user_id),
+         i AS (SELECT user_id, count(*)::BIGINT AS distinct_items FROM (SELECT DISTINCT user_id, item_id FROM user_behavior) GROUP BY user_id),
          r AS ({rfm})
          SELECT d.user_id, d.pv, d.fav, d.cart, d.buy, d.first_event_at, d.last_event_at, d.last_buy_at, d.active_days,
                 i.distinct_items, r.recency AS recency_days, r.frequency, r.monetary,

@@ -50,6 +50,7 @@ pub struct LogEntry {
 pub struct Loader<'c> {
     conn: &'c Connection,
     done: bool,
+    in_memory: bool,
 }
 
 /// The canonical text of a staged row (its raw text when `_raw` has none).
@@ -58,9 +59,11 @@ const CANONICAL: &str = "concat_ws(',', s.user_id, s.item_id, s.category_id, ['p
 impl<'c> Loader<'c> {
     /// Starts the transaction and creates the staging tables. With `replace`, the DB's data is
     /// dropped first (inside the same transaction).
-    pub fn begin(conn: &'c Connection, replace: bool) -> Result<Self, StoreError> {
+    /// `in_memory` puts the stage in a TEMP table (faster while it fits in memory); otherwise it is a
+    /// table in the DB file, which DuckDB writes out compressed as it grows, so memory stays bounded.
+    pub fn begin(conn: &'c Connection, replace: bool, in_memory: bool) -> Result<Self, StoreError> {
         conn.execute_batch("BEGIN TRANSACTION")?;
-        let l = Loader { conn, done: false };
+        let l = Loader { conn, done: false, in_memory };
         if replace {
             conn.execute_batch(
                 "DELETE FROM user_behavior; DELETE FROM ingest_log; DELETE FROM rejects;
@@ -68,15 +71,16 @@ impl<'c> Loader<'c> {
             )?;
             super::meta_set(conn, "generation", &super::new_generation())?;
         }
-        conn.execute_batch(
-            "CREATE TEMP TABLE _ingest_stage (
+        conn.execute_batch(&format!(
+            "CREATE {} TABLE _ingest_stage (
                  user_id BIGINT NOT NULL, item_id BIGINT NOT NULL, category_id BIGINT NOT NULL,
                  behavior UTINYINT NOT NULL, ts BIGINT NOT NULL, event_time TIMESTAMP NOT NULL,
                  event_date DATE NOT NULL, event_hour UTINYINT NOT NULL, key UBIGINT NOT NULL, maybe_dup UTINYINT NOT NULL);
              CREATE TEMP TABLE _rej (key UBIGINT, reason VARCHAR, raw VARCHAR);
              CREATE TEMP TABLE _raw (key UBIGINT, raw VARCHAR);
              CREATE TEMP TABLE _files (file_id INTEGER, path VARCHAR);",
-        )?;
+            if in_memory { "TEMP" } else { "" }
+        ))?;
         Ok(l)
     }
 
@@ -94,7 +98,11 @@ impl<'c> Loader<'c> {
     /// Appenders for the stage, the rejects and the raw texts.
     pub fn appenders(&self) -> Result<Appenders<'c>, StoreError> {
         Ok(Appenders {
-            stage: self.conn.appender_to_catalog_and_db("_ingest_stage", "temp", "main")?,
+            stage: if self.in_memory {
+                self.conn.appender_to_catalog_and_db("_ingest_stage", "temp", "main")?
+            } else {
+                self.conn.appender("_ingest_stage")?
+            },
             rej: self.conn.appender_to_catalog_and_db("_rej", "temp", "main")?,
             raw: self.conn.appender_to_catalog_and_db("_raw", "temp", "main")?,
         })
@@ -143,11 +151,13 @@ impl<'c> Loader<'c> {
                  DELETE FROM _ingest_stage WHERE NOT (ts >= {start_utc} AND ts < {end_utc});"
             ))?;
         }
+        crate::ingest::trace_here("out-of-window rows");
         c.execute_batch(
             "CREATE TEMP TABLE _flag AS
                SELECT DISTINCT user_id, item_id, category_id, behavior, ts FROM _ingest_stage WHERE maybe_dup = 1;",
         )?;
         let flagged: i64 = c.query_row("SELECT count(*) FROM _flag", [], |r| r.get(0))?;
+        crate::ingest::trace_here(&format!("{flagged} duplicate candidates"));
         if flagged > 0 {
             c.execute_batch(
                 "CREATE TEMP TABLE _dup AS
@@ -156,6 +166,7 @@ impl<'c> Loader<'c> {
                      FROM _ingest_stage SEMI JOIN _flag USING (user_id, item_id, category_id, behavior, ts))
                    WHERE rn > 1;",
             )?;
+            crate::ingest::trace_here("duplicates within the batch");
             if existing > 0 {
                 c.execute_batch(
                     "INSERT INTO _dup
@@ -178,6 +189,7 @@ impl<'c> Loader<'c> {
         c.execute_batch("DROP TABLE _flag;")?;
         crate::ingest::trace_here("rules 4-5 in SQL");
 
+        crate::ingest::trace_here("duplicates removed");
         let mut out: HashMap<i32, FileCounts> = HashMap::new();
         {
             let mut st = c.prepare("SELECT (key >> 40)::INTEGER, count(*) FROM _ingest_stage GROUP BY 1")?;
@@ -197,6 +209,7 @@ impl<'c> Loader<'c> {
             "INSERT INTO rejects SELECT {ingest_id}, r.reason, f.path, r.key & 1099511627775, r.raw
                FROM _rej r JOIN _files f ON f.file_id = (r.key >> 40)::INTEGER;"
         ))?;
+        crate::ingest::trace_here("counts and rejects");
         c.execute_batch(&format!(
             "INSERT INTO user_behavior
                SELECT user_id, item_id, category_id, CAST(['pv','fav','cart','buy'][behavior + 1] AS behavior_t), ts,
