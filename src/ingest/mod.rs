@@ -519,9 +519,9 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
     let ingest_id = load::next_ingest_id(loader.conn())?;
     let seen = parse::SeenSet::for_rows(est_rows + existing_rows(&conn, cfg.replace)?);
     // The memory limit is the whole process's budget: DuckDB gets it minus the duplicate filter and
-    // about 512 MiB for the parser's buffers and what DuckDB allocates outside its limit.
+    // about 448 MiB for the parser's buffers and what DuckDB allocates outside its limit.
     if let Some(budget) = parse_bytes(&cfg.open.memory_limit) {
-        let duck = budget.saturating_sub(seen.bytes() + (512 << 20)).max(512 << 20);
+        let duck = budget.saturating_sub(seen.bytes() + (448 << 20)).max(512 << 20);
         loader.conn().execute_batch(&format!("SET memory_limit = '{}MB'", duck >> 20))?;
     }
     if !cfg.replace {

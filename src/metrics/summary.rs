@@ -14,20 +14,24 @@ use duckdb::Connection;
 /// Rebuilds `user_summary` from `user_behavior` and the rollups.
 pub fn rebuild_user_summary(conn: &Connection, start: NaiveDate, end: NaiveDate) -> Result<(), StoreError> {
     let rfm = per_buyer_sql(start, end);
+    // In steps, so that each one can spill to disk within the memory limit at 100 M rows.
     conn.execute_batch(&format!(
-        "CREATE OR REPLACE TABLE user_summary AS
-         WITH d AS (
-             SELECT user_id, sum(pv)::BIGINT AS pv, sum(fav)::BIGINT AS fav, sum(cart)::BIGINT AS cart, sum(buy)::BIGINT AS buy,
-                    min(first_time) AS first_event_at, max(last_time) AS last_event_at, max(last_buy_time) AS last_buy_at,
-                    count(*)::BIGINT AS active_days
-             FROM user_day GROUP BY user_id),
-         i AS (SELECT user_id, count(*)::BIGINT AS distinct_items FROM (SELECT DISTINCT user_id, item_id FROM user_behavior) GROUP BY user_id),
-         r AS ({rfm})
+        "CREATE OR REPLACE TEMP TABLE _sum_items AS
+           SELECT user_id, count(*)::BIGINT AS distinct_items
+           FROM (SELECT DISTINCT user_id, item_id FROM user_behavior) GROUP BY user_id;
+         CREATE OR REPLACE TEMP TABLE _sum_rfm AS {rfm};
+         CREATE OR REPLACE TEMP TABLE _sum_days AS
+           SELECT user_id, sum(pv)::BIGINT AS pv, sum(fav)::BIGINT AS fav, sum(cart)::BIGINT AS cart, sum(buy)::BIGINT AS buy,
+                  min(first_time) AS first_event_at, max(last_time) AS last_event_at, max(last_buy_time) AS last_buy_at,
+                  count(*)::BIGINT AS active_days
+           FROM user_day GROUP BY user_id;
+         CREATE OR REPLACE TABLE user_summary AS
          SELECT d.user_id, d.pv, d.fav, d.cart, d.buy, d.first_event_at, d.last_event_at, d.last_buy_at, d.active_days,
                 i.distinct_items, r.recency AS recency_days, r.frequency, r.monetary,
                 r.r_score::UTINYINT AS r_score, r.f_score::UTINYINT AS f_score, r.m_score::UTINYINT AS m_score, r.segment
-         FROM d JOIN i USING (user_id) LEFT JOIN r USING (user_id)
-         ORDER BY d.user_id;"
+         FROM _sum_days d JOIN _sum_items i USING (user_id) LEFT JOIN _sum_rfm r USING (user_id)
+         ORDER BY d.user_id;
+         DROP TABLE _sum_items; DROP TABLE _sum_rfm; DROP TABLE _sum_days;"
     ))?;
     Ok(())
 }
