@@ -229,24 +229,9 @@ fn killed_ingest_leaves_the_db_as_it_was() {
     let db = dir.path().join("k.duckdb");
     ingest(&db, &[&real("1k")], &[]);
     let marker = dir.path().join("paused");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ecomm"))
-        .arg("ingest")
-        .arg(real("100k"))
-        .arg("--db")
-        .arg(&db)
-        .env("ECOMM_TEST_PAUSE_BEFORE_COMMIT", &marker)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = std::time::Instant::now();
-    while !marker.exists() {
-        assert!(t0.elapsed().as_secs() < 120, "ingest never reached the commit point");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    // Everything is loaded but not committed: kill it now.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // Everything is loaded but not committed when the hook pauses: kill it there.
+    let args: Vec<String> = vec!["ingest".into(), real("100k").to_string_lossy().into(), "--db".into(), db.to_string_lossy().into()];
+    kill_at_marker(&args, "ECOMM_TEST_PAUSE_BEFORE_COMMIT", &marker.to_string_lossy(), &marker);
     let m = analyze(&db, &[]);
     assert_eq!(n(&m, "totals.events"), 1000);
     let conn = duckdb::Connection::open(&db).unwrap();

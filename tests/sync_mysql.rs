@@ -172,20 +172,7 @@ fn killed_sync_leaves_the_old_mirror_readable() {
         if point == "before_rename" {
             args.push("--full".into());
         }
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ecomm"))
-            .args(&args)
-            .env("ECOMM_TEST_SYNC_PAUSE", format!("{point}:{}", marker.display()))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let t0 = std::time::Instant::now();
-        while !marker.exists() {
-            assert!(t0.elapsed().as_secs() < 60, "sync never reached {point}");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_at_marker(&args, "ECOMM_TEST_SYNC_PAUSE", &format!("{point}:{}", marker.display()), &marker);
         let mut c = t.conn();
         let total: u64 = c.query_first("SELECT count(*) FROM user_behavior").unwrap().unwrap();
         assert_eq!(total, 1000, "old mirror changed after a kill at {point}");

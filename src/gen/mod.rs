@@ -198,7 +198,7 @@ impl World {
     fn category_of(&self, idx: u64) -> u64 {
         let u = (mix(self.cfg.seed ^ 0xCA7, idx) >> 11) as f64 / (1u64 << 53) as f64;
         let c = self.cats.sample(u);
-        1 + (c.wrapping_mul(7_919) % self.cat_space)
+        1 + ((c.wrapping_mul(1_000_003) + 4_099_999) % self.cat_space)
     }
 
     fn user_id(idx: u64) -> u64 {

@@ -67,3 +67,22 @@ pub fn n(v: &Value, path: &str) -> u64 {
     }
     cur.as_u64().unwrap_or_else(|| panic!("{path} is not an integer: {cur}"))
 }
+
+/// Runs ecomm with `args` and the test-hook variable `var` = `value`; waits until the process writes
+/// `marker` (the hook's pause point), then kills it there.
+pub fn kill_at_marker(args: &[String], var: &str, value: &str, marker: &Path) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ecomm"))
+        .args(args)
+        .env(var, value)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(t0.elapsed().as_secs() < 120, "ecomm {args:?} never reached its pause point");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
