@@ -212,7 +212,9 @@ impl<'c> Loader<'c> {
         crate::ingest::trace_here("counts and rejects");
         c.execute_batch(&format!(
             "INSERT INTO user_behavior
-               SELECT user_id, item_id, category_id, CAST(['pv','fav','cart','buy'][behavior + 1] AS behavior_t), ts,
+               SELECT user_id, item_id, category_id,
+                      CASE behavior WHEN 0 THEN 'pv'::behavior_t WHEN 1 THEN 'fav'::behavior_t
+                                    WHEN 2 THEN 'cart'::behavior_t ELSE 'buy'::behavior_t END, ts,
                       event_time, event_date, event_hour, {ingest_id}
                FROM _ingest_stage;
              DROP TABLE _ingest_stage;"
