@@ -16,7 +16,7 @@ pub fn rebuild_user_summary(conn: &Connection, start: NaiveDate, end: NaiveDate)
     let rfm = per_buyer_sql(start, end);
     // In steps, so that each one can spill to disk within the memory limit at 100 M rows. Up to
     // SMALL rows, count(DISTINCT) per user is faster; beyond, a DISTINCT that can spill.
-    const SMALL: i64 = 30_000_000;
+    const SMALL: i64 = 15_000_000;
     let rows: i64 = conn.query_row("SELECT count(*) FROM user_behavior", [], |r| r.get(0))?;
     let items = if rows <= SMALL {
         "SELECT user_id, count(DISTINCT item_id)::BIGINT AS distinct_items FROM user_behavior GROUP BY user_id"
