@@ -43,10 +43,11 @@ pub struct LogEntry {
 
 /// An open ingest transaction.
 ///
-/// Valid rows are appended straight into `_ingest_stage`, a table in the final `user_behavior`
-/// layout plus two working columns (`key` = file and line, `maybe_dup`). Rejected rows go to the
-/// temp table `_rej`, the raw text of non-canonical rows to `_raw`. [`Loader::finish`] applies the
-/// SQL-side rules and makes the stage part of `user_behavior`.
+/// Valid rows are appended to `_ingest_stage`: the `user_behavior` columns with the behaviour as a
+/// code (`behavior`, 0..3), plus `key` (file and line) and `maybe_dup` (the parser's duplicate
+/// candidate flag). Rejected rows go to the temp table `_rej`, the raw text of non-canonical rows to
+/// `_raw`. [`Loader::finish`] applies the SQL-side rules and inserts the survivors into
+/// `user_behavior`.
 pub struct Loader<'c> {
     conn: &'c Connection,
     done: bool,
