@@ -661,7 +661,7 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
     store::meta_set(loader.conn(), "window_end", &wend.to_string())?;
     store::meta_set(loader.conn(), "timezone", &zone.to_string())?;
     pb.set_message("rollups and user_summary / 汇总表");
-    load::rebuild_rollups(loader.conn())?;
+    load::rebuild_rollups(loader.conn(), wstart, wend)?;
     trace(t0, "rollups");
     crate::metrics::summary::rebuild_user_summary(loader.conn(), wstart, wend)?;
     trace(t0, "user_summary");

@@ -296,22 +296,61 @@ impl Metrics {
         let (f, t) = (sql_date(range.from), sql_date(range.to));
         let between = format!("event_date BETWEEN {f} AND {t}");
 
+        // With day bitmaps (windows up to 64 days) distinct users and items come from one small scan
+        // each; without them, from the per-day rollups. Both compute the same definitions (a test
+        // compares them).
+        let bitmaps = Bitmaps::for_range(conn, range)?;
+
         // Per-user sums: users, funnel, repurchase.
-        let (users, pv_u, fav_u, cart_u, buy_u, repeat, pv, fav, cart, buy): (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) = conn.query_row(
-            &format!(
-                "WITH u AS (SELECT user_id, sum(pv) AS pv, sum(fav) AS fav, sum(cart) AS cart, sum(buy) AS buy
-                            FROM user_day WHERE {between} GROUP BY user_id)
-                 SELECT count(*), count(*) FILTER (WHERE pv > 0), count(*) FILTER (WHERE fav > 0),
-                        count(*) FILTER (WHERE cart > 0), count(*) FILTER (WHERE buy > 0), count(*) FILTER (WHERE buy >= 2),
-                        coalesce(sum(pv), 0)::BIGINT, coalesce(sum(fav), 0)::BIGINT, coalesce(sum(cart), 0)::BIGINT, coalesce(sum(buy), 0)::BIGINT
-                 FROM u"
-            ),
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?)),
-        )?;
-        let items: i64 = conn.query_row(&format!("SELECT count(DISTINCT item_id) FROM user_behavior WHERE {between}"), [], |r| r.get(0))?;
+        let (users, pv_u, fav_u, cart_u, buy_u, repeat, pv, fav, cart, buy): (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) =
+            if let Some(b) = &bitmaps {
+                let m = b.mask;
+                let (users, pv_u, fav_u, cart_u, buy_u): (i64, i64, i64, i64, i64) = conn.query_row(
+                    &format!(
+                        "SELECT count(*) FILTER (WHERE active & {m} <> 0), count(*) FILTER (WHERE pv_days & {m} <> 0),
+                            count(*) FILTER (WHERE fav_days & {m} <> 0), count(*) FILTER (WHERE cart_days & {m} <> 0),
+                            count(*) FILTER (WHERE buy_days & {m} <> 0)
+                     FROM user_days"
+                    ),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )?;
+                let repeat: i64 = conn.query_row(
+                    &format!("SELECT count(*) FROM (SELECT user_id FROM buy_items WHERE {between} GROUP BY user_id HAVING sum(buys) >= 2)"),
+                    [],
+                    |r| r.get(0),
+                )?;
+                let (pv, fav, cart, buy): (i64, i64, i64, i64) = conn.query_row(
+                &format!(
+                    "SELECT coalesce(sum(pv), 0)::BIGINT, coalesce(sum(fav), 0)::BIGINT, coalesce(sum(cart), 0)::BIGINT, coalesce(sum(buy), 0)::BIGINT
+                     FROM hourly WHERE {between}"
+                ),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+                (users, pv_u, fav_u, cart_u, buy_u, repeat, pv, fav, cart, buy)
+            } else {
+                conn.query_row(
+                &format!(
+                    "WITH u AS (SELECT user_id, sum(pv) AS pv, sum(fav) AS fav, sum(cart) AS cart, sum(buy) AS buy
+                                FROM user_day WHERE {between} GROUP BY user_id)
+                     SELECT count(*), count(*) FILTER (WHERE pv > 0), count(*) FILTER (WHERE fav > 0),
+                            count(*) FILTER (WHERE cart > 0), count(*) FILTER (WHERE buy > 0), count(*) FILTER (WHERE buy >= 2),
+                            coalesce(sum(pv), 0)::BIGINT, coalesce(sum(fav), 0)::BIGINT, coalesce(sum(cart), 0)::BIGINT, coalesce(sum(buy), 0)::BIGINT
+                     FROM u"
+                ),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?)),
+            )?
+            };
+        crate::ingest::trace_here("metrics: per-user sums");
+        let items: i64 = match &bitmaps {
+            Some(b) => conn.query_row(&format!("SELECT count(*) FROM item_days WHERE days & {} <> 0", b.mask), [], |r| r.get(0))?,
+            None => conn.query_row(&format!("SELECT count(DISTINCT item_id) FROM user_behavior WHERE {between}"), [], |r| r.get(0))?,
+        };
         let categories: i64 =
             conn.query_row(&format!("SELECT count(DISTINCT category_id) FROM category_day WHERE {between}"), [], |r| r.get(0))?;
+        crate::ingest::trace_here("metrics: distinct items and categories");
         let totals = Totals { events: u(pv + fav + cart + buy), users: u(users), items: u(items), categories: u(categories) };
 
         let stage_users = [u(pv_u), u(fav_u), u(cart_u), u(buy_u)];
@@ -343,11 +382,24 @@ impl Metrics {
         }
 
         let mut daily: Vec<Day> = range.dates().map(|d| Day { date: d, users: 0, pv: 0, fav: 0, cart: 0, buy: 0 }).collect();
+        // Per date: active users and retained users (bitmaps), if available.
+        let per_day = match &bitmaps {
+            Some(b) => Some(b.per_day(conn, range)?),
+            None => None,
+        };
         {
-            let mut st = conn.prepare(&format!(
-                "SELECT event_date::VARCHAR, count(*), sum(pv)::BIGINT, sum(fav)::BIGINT, sum(cart)::BIGINT, sum(buy)::BIGINT
-                 FROM user_day WHERE {between} GROUP BY event_date"
-            ))?;
+            let sql = if per_day.is_some() {
+                format!(
+                    "SELECT event_date::VARCHAR, 0::BIGINT, sum(pv)::BIGINT, sum(fav)::BIGINT, sum(cart)::BIGINT, sum(buy)::BIGINT
+                     FROM hourly WHERE {between} GROUP BY event_date"
+                )
+            } else {
+                format!(
+                    "SELECT event_date::VARCHAR, count(*), sum(pv)::BIGINT, sum(fav)::BIGINT, sum(cart)::BIGINT, sum(buy)::BIGINT
+                     FROM user_day WHERE {between} GROUP BY event_date"
+                )
+            };
+            let mut st = conn.prepare(&sql)?;
             let rows = st.query_map([], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -365,10 +417,21 @@ impl Metrics {
                 daily[i] = Day { date, users: u(n), pv: u(a), fav: u(b), cart: u(c), buy: u(d) };
             }
         }
+        if let Some(pd) = &per_day {
+            for (i, d) in daily.iter_mut().enumerate() {
+                d.users = pd[i].0;
+            }
+        }
 
+        crate::ingest::trace_here("metrics: hourly and daily");
         let mut retention: Vec<Retention> =
             range.dates().filter(|d| *d < range.to).map(|d| Retention { date: d, cohort: 0, retained: 0, rate: 0.0 }).collect();
-        {
+        if let Some(pd) = &per_day {
+            for (i, r) in retention.iter_mut().enumerate() {
+                let (c, k) = (pd[i].0, pd[i].1);
+                *r = Retention { date: r.date, cohort: c, retained: k, rate: ratio(k, c) };
+            }
+        } else {
             let mut st = conn.prepare(&format!(
                 "SELECT a.event_date::VARCHAR, count(*), count(b.user_id)
                  FROM user_day a LEFT JOIN user_day b ON b.user_id = a.user_id AND b.event_date = a.event_date + 1
@@ -384,6 +447,7 @@ impl Metrics {
             }
         }
 
+        crate::ingest::trace_here("metrics: retention");
         let repurchase = Repurchase { buyers: u(buy_u), repeat_buyers: u(repeat), rate: ratio(u(repeat), u(buy_u)) };
 
         let mut top_categories = Vec::new();
@@ -398,7 +462,9 @@ impl Metrics {
             }
         }
 
+        crate::ingest::trace_here("metrics: top categories");
         let rfm = rfm_metrics(conn, range)?;
+        crate::ingest::trace_here("metrics: rfm");
 
         let cohorts: Vec<&Retention> = retention.iter().filter(|r| r.cohort > 0).collect();
         let avg_ret = if cohorts.is_empty() { 0.0 } else { cohorts.iter().map(|r| r.rate).sum::<f64>() / cohorts.len() as f64 };
@@ -430,6 +496,54 @@ impl Metrics {
         let w = store::require_window(conn, db)?;
         let range = Range::new(&w, from, to)?;
         Metrics::compute(conn, &range)
+    }
+}
+
+/// The day-bitmap rollups (`user_days`, `item_days`) and the range's bit mask.
+struct Bitmaps {
+    /// Bits of the range's days (bit k = window day k).
+    mask: u64,
+    /// Bit index of the range's first day.
+    first: i64,
+}
+
+impl Bitmaps {
+    /// Some when the bitmaps exist (windows up to 64 days) and `ECOMM_NO_BITMAPS` is unset.
+    fn for_range(conn: &Connection, range: &Range) -> Result<Option<Bitmaps>, MetricsError> {
+        if std::env::var_os("ECOMM_NO_BITMAPS").is_some() || (range.window_end - range.window_start).num_days() >= 64 {
+            return Ok(None);
+        }
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name IN ('user_days', 'item_days')",
+            [],
+            |r| r.get(0),
+        )?;
+        if n < 2 {
+            return Ok(None);
+        }
+        let first = (range.from - range.window_start).num_days();
+        let len = (range.to - range.from).num_days() + 1;
+        let ones = if len >= 64 { u64::MAX } else { (1u64 << len) - 1 };
+        Ok(Some(Bitmaps { mask: ones << first, first }))
+    }
+
+    /// For each date of the range: (users active that day, of them also active the next day).
+    fn per_day(&self, conn: &Connection, range: &Range) -> Result<Vec<(u64, u64)>, MetricsError> {
+        let days = (range.to - range.from).num_days() + 1;
+        let mut cols = Vec::new();
+        for i in 0..days {
+            let k = self.first + i;
+            cols.push(format!("count(*) FILTER (WHERE (active >> {k}) & 1 = 1)"));
+            cols.push(if i + 1 < days { format!("count(*) FILTER (WHERE (active >> {k}) & 3 = 3)") } else { "0".into() });
+        }
+        let sql = format!("SELECT {} FROM user_days", cols.join(", "));
+        Ok(conn.query_row(&sql, [], |r| {
+            let mut out = Vec::with_capacity(days as usize);
+            for i in 0..days as usize {
+                out.push((u(r.get(2 * i)?), u(r.get(2 * i + 1)?)));
+            }
+            Ok(out)
+        })?)
     }
 }
 

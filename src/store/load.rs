@@ -336,8 +336,12 @@ pub fn known_files(conn: &Connection) -> Result<HashMap<String, (String, String)
 /// - `user_day` (user_id, event_date) plus first/last event time and last buy time;
 /// - `hourly` (event_date, event_hour);
 /// - `category_day` (category_id, event_date);
-/// - `buy_items` (user_id, item_id, event_date) with `buys`, over buy events only.
-pub fn rebuild_rollups(conn: &Connection) -> Result<(), StoreError> {
+/// - `buy_items` (user_id, item_id, event_date) with `buys`, over buy events only;
+/// - for windows of at most [`MASK_DAYS`] days, day bitmaps (bit k = active on window day k):
+///   `user_days` (user_id, `active`, `pv_days`, `fav_days`, `cart_days`, `buy_days`) and
+///   `item_days` (item_id, `days`), which answer distinct-user and distinct-item questions for any
+///   date range from one small scan.
+pub fn rebuild_rollups(conn: &Connection, window_start: chrono::NaiveDate, window_end: chrono::NaiveDate) -> Result<(), StoreError> {
     const COUNTS: &str = "count(*) FILTER (WHERE behavior_type = 'pv')::UINTEGER AS pv,
         count(*) FILTER (WHERE behavior_type = 'fav')::UINTEGER AS fav,
         count(*) FILTER (WHERE behavior_type = 'cart')::UINTEGER AS cart,
@@ -355,8 +359,27 @@ pub fn rebuild_rollups(conn: &Connection) -> Result<(), StoreError> {
            SELECT user_id, item_id, event_date, count(*)::UINTEGER AS buys
            FROM user_behavior WHERE behavior_type = 'buy' GROUP BY user_id, item_id, event_date;"
     ))?;
+    if (window_end - window_start).num_days() < MASK_DAYS {
+        let bit = format!("(1::UBIGINT << (event_date - {})::UBIGINT)", super::sql_date(window_start));
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TABLE user_days AS
+               SELECT user_id, bit_or({bit}) AS active,
+                      coalesce(bit_or({bit}) FILTER (WHERE pv > 0), 0) AS pv_days,
+                      coalesce(bit_or({bit}) FILTER (WHERE fav > 0), 0) AS fav_days,
+                      coalesce(bit_or({bit}) FILTER (WHERE cart > 0), 0) AS cart_days,
+                      coalesce(bit_or({bit}) FILTER (WHERE buy > 0), 0) AS buy_days
+               FROM user_day GROUP BY user_id;
+             CREATE OR REPLACE TABLE item_days AS
+               SELECT item_id, bit_or({bit}) AS days FROM user_behavior GROUP BY item_id;"
+        ))?;
+    } else {
+        conn.execute_batch("DROP TABLE IF EXISTS user_days; DROP TABLE IF EXISTS item_days;")?;
+    }
     Ok(())
 }
+
+/// Longest window (days) for which the day-bitmap rollups are kept.
+pub const MASK_DAYS: i64 = 64;
 
 /// Rewrites the rejects CSV from the `rejects` table (write to a temp file, then rename).
 pub fn export_rejects(conn: &Connection, path: &std::path::Path) -> Result<u64, StoreError> {
