@@ -547,18 +547,46 @@ impl Bitmaps {
     }
 }
 
+fn list_f64(v: duckdb::types::Value) -> Vec<f64> {
+    match v {
+        duckdb::types::Value::List(xs) => xs
+            .into_iter()
+            .map(|x| match x {
+                duckdb::types::Value::Double(d) => d,
+                duckdb::types::Value::Float(d) => d as f64,
+                duckdb::types::Value::BigInt(d) => d as f64,
+                duckdb::types::Value::Int(d) => d as f64,
+                _ => f64::NAN,
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
 fn rfm_metrics(conn: &Connection, range: &Range) -> Result<Rfm, MetricsError> {
     let per = rfm::per_buyer_sql(range.from, range.to);
     let mut by: std::collections::HashMap<String, (u64, f64, f64, f64)> = Default::default();
+    let mut thresholds = Thresholds::default();
     {
-        let mut st =
-            conn.prepare(&format!("SELECT segment, count(*), avg(recency), avg(frequency), avg(monetary) FROM ({per}) GROUP BY segment"))?;
+        // One pass: segment sizes and averages, and the quantile thresholds (equal on every row).
+        let mut st = conn.prepare(&format!(
+            "SELECT segment, count(*), avg(recency), avg(frequency), avg(monetary), any_value(qr), any_value(qf), any_value(qm)
+             FROM ({per}) GROUP BY segment"
+        ))?;
         let rows = st.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, f64>(2)?, r.get::<_, f64>(3)?, r.get::<_, f64>(4)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, f64>(2)?,
+                r.get::<_, f64>(3)?,
+                r.get::<_, f64>(4)?,
+                Thresholds { recency: list_f64(r.get(5)?), frequency: list_f64(r.get(6)?), monetary: list_f64(r.get(7)?) },
+            ))
         })?;
         for row in rows {
-            let (s, n, a, b, c) = row?;
+            let (s, n, a, b, c, t) = row?;
             by.insert(s, (u(n), a, b, c));
+            thresholds = t;
         }
     }
     let buyers: u64 = by.values().map(|v| v.0).sum();
@@ -579,28 +607,5 @@ fn rfm_metrics(conn: &Connection, range: &Range) -> Result<Rfm, MetricsError> {
             }
         })
         .collect();
-    let thresholds = if buyers == 0 {
-        Thresholds::default()
-    } else {
-        conn.query_row(&rfm::thresholds_sql(range.from, range.to), [], |r| {
-            let list = |i: usize| -> duckdb::Result<Vec<f64>> {
-                let v: duckdb::types::Value = r.get(i)?;
-                Ok(match v {
-                    duckdb::types::Value::List(xs) => xs
-                        .into_iter()
-                        .map(|x| match x {
-                            duckdb::types::Value::Double(d) => d,
-                            duckdb::types::Value::Float(d) => d as f64,
-                            duckdb::types::Value::BigInt(d) => d as f64,
-                            duckdb::types::Value::Int(d) => d as f64,
-                            _ => f64::NAN,
-                        })
-                        .collect(),
-                    _ => vec![],
-                })
-            };
-            Ok(Thresholds { recency: list(0)?, frequency: list(1)?, monetary: list(2)? })
-        })?
-    };
     Ok(Rfm { buyers, segments, thresholds })
 }

@@ -56,7 +56,8 @@ pub fn segment_zh(segment: &str) -> &'static str {
 }
 
 /// SQL for one row per buyer in `[from, to]`: user_id, recency, frequency, monetary, r_score,
-/// f_score, m_score, segment. Reads the `buy_items` rollup. This is the single definition used
+/// f_score, m_score, segment, and the thresholds `qr`, `qf`, `qm` (q1..q4 lists, equal on every
+/// row). Reads the `buy_items` rollup. This is the single definition used
 /// by `analyze`, `user_summary` and everything built on them.
 pub fn per_buyer_sql(from: NaiveDate, to: NaiveDate) -> String {
     let (f, t) = (sql_date(from), sql_date(to));
@@ -70,29 +71,17 @@ pub fn per_buyer_sql(from: NaiveDate, to: NaiveDate) -> String {
                    quantile_cont(frequency, [0.2, 0.4, 0.6, 0.8]) AS qf,
                    quantile_cont(monetary, [0.2, 0.4, 0.6, 0.8]) AS qm FROM b),
          s AS (
-            SELECT b.*,
+            SELECT b.*, q.qr, q.qf, q.qm,
                    (1 + (recency < qr[1])::INT + (recency < qr[2])::INT + (recency < qr[3])::INT + (recency < qr[4])::INT) AS r_score,
                    (1 + (frequency > qf[1])::INT + (frequency > qf[2])::INT + (frequency > qf[3])::INT + (frequency > qf[4])::INT) AS f_score,
                    (1 + (monetary > qm[1])::INT + (monetary > qm[2])::INT + (monetary > qm[3])::INT + (monetary > qm[4])::INT) AS m_score
             FROM b, q)
-         SELECT user_id, recency, frequency, monetary, r_score, f_score, m_score,
+         SELECT user_id, recency, frequency, monetary, r_score, f_score, m_score, qr, qf, qm,
                 CASE WHEN r_score >= 4 AND f_score >= 4 THEN 'champions'
                      WHEN r_score >= 3 AND f_score >= 3 THEN 'loyal'
                      WHEN r_score >= 3 THEN 'potential'
                      WHEN f_score >= 3 THEN 'at_risk'
                      ELSE 'hibernating' END AS segment
          FROM s"
-    )
-}
-
-/// SQL for the quantile thresholds (R, F, M lists) over buyers in `[from, to]`.
-pub fn thresholds_sql(from: NaiveDate, to: NaiveDate) -> String {
-    let (f, t) = (sql_date(from), sql_date(to));
-    format!(
-        "WITH b AS (
-            SELECT ({t} - max(event_date))::INTEGER AS recency, sum(buys)::BIGINT AS frequency, count(DISTINCT item_id)::BIGINT AS monetary
-            FROM buy_items WHERE event_date BETWEEN {f} AND {t} GROUP BY user_id)
-         SELECT quantile_cont(recency, [0.2, 0.4, 0.6, 0.8]), quantile_cont(frequency, [0.2, 0.4, 0.6, 0.8]),
-                quantile_cont(monetary, [0.2, 0.4, 0.6, 0.8]) FROM b"
     )
 }
