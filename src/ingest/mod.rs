@@ -510,17 +510,18 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
     // About 60 bytes per staged row: stage in memory while that is under half of the budget.
     let est_rows = total_bytes / 30;
     // ECOMM_STAGE=disk|memory overrides the choice (the tests cover both paths with it).
+    let budget = parse_bytes(&cfg.open.memory_limit);
     let in_memory = match std::env::var("ECOMM_STAGE").as_deref() {
         Ok("disk") => false,
         Ok("memory") => true,
-        _ => parse_bytes(&cfg.open.memory_limit).is_some_and(|b| est_rows.saturating_mul(60) < b / 2),
+        _ => budget.is_some_and(|b| est_rows.saturating_mul(60) < b / 2),
     };
     let loader = Loader::begin(&conn, cfg.replace, in_memory)?;
     let ingest_id = load::next_ingest_id(loader.conn())?;
     let seen = parse::SeenSet::for_rows(est_rows + existing_rows(&conn, cfg.replace)?);
     // The memory limit is the whole process's budget: DuckDB gets it minus the duplicate filter and
     // about 448 MiB for the parser's buffers and what DuckDB allocates outside its limit.
-    if let Some(budget) = parse_bytes(&cfg.open.memory_limit) {
+    if let Some(budget) = budget {
         let duck = budget.saturating_sub(seen.bytes() + (448 << 20)).max(512 << 20);
         loader.conn().execute_batch(&format!("SET memory_limit = '{}MB'", duck >> 20))?;
     }

@@ -510,7 +510,9 @@ struct Bitmaps {
 impl Bitmaps {
     /// Some when the bitmaps exist (windows up to 64 days) and `ECOMM_NO_BITMAPS` is unset.
     fn for_range(conn: &Connection, range: &Range) -> Result<Option<Bitmaps>, MetricsError> {
-        if std::env::var_os("ECOMM_NO_BITMAPS").is_some() || (range.window_end - range.window_start).num_days() >= 64 {
+        if std::env::var_os("ECOMM_NO_BITMAPS").is_some()
+            || (range.window_end - range.window_start).num_days() >= crate::store::load::MASK_DAYS
+        {
             return Ok(None);
         }
         let n: i64 = conn.query_row(
