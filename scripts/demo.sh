@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Sets up (g++ and ccache if missing), builds ecomm in release mode and runs `ecomm demo`.
+# Sets up (g++, ccache and a CJK font for the PDF report, if missing), builds ecomm in release
+# mode and runs `ecomm demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v g++ >/dev/null 2>&1 || ! command -v ccache >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq g++ ccache
-  fi
+need=()
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v ccache >/dev/null 2>&1 || need+=(ccache)
+if ! ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/share/fonts/truetype/wqy/wqy-microhei.ttc >/dev/null 2>&1 \
+   && [ "$(uname)" = Linux ]; then
+  need+=(fonts-noto-cjk)
+fi
+if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
 source scripts/env.sh
 cargo build --release

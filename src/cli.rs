@@ -40,7 +40,16 @@ pub enum Command {
     ///
     /// Example: ecomm analyze --db local.duckdb --from 2017-12-01 --format json
     Analyze(AnalyzeArgs),
-    /// Generate ~1M rows into data/, ingest them into data/demo.duckdb and print the analysis.
+    /// Write the PDF report (Chinese or English) and every chart as PNG and SVG.
+    ///
+    /// Fonts: --font, then $ECOMM_FONT, then fonts/, then the system's CJK fonts
+    /// (Noto Sans CJK, Source Han, WenQuanYi, PingFang, Microsoft YaHei, SimSun).
+    ///
+    /// Example: ecomm report --db local.duckdb --out results/report.pdf --lang zh
+    ///          ecomm report --db local.duckdb --from 2017-12-01 --to 2017-12-03 --lang en --out results/dec.pdf
+    Report(ReportArgs),
+    /// Generate ~1M rows into data/, ingest them into data/demo.duckdb, print the analysis and
+    /// write the PDF report into results/.
     Demo(DemoArgs),
     /// Benchmark gen, ingest and analyze against DuckDB's bare CSV scan; prints ratios.
     Bench(BenchArgs),
@@ -175,6 +184,32 @@ pub struct AnalyzeArgs {
     pub lang: Lang,
 }
 
+/// `ecomm report`
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// DB options.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The PDF to write; the charts go beside it.
+    #[arg(long, default_value = "results/report.pdf")]
+    pub out: PathBuf,
+    /// Report language.
+    #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = Lang::Zh)]
+    pub lang: Lang,
+    /// First date of the range (default: the window's first).
+    #[arg(long, value_parser = parse_date)]
+    pub from: Option<NaiveDate>,
+    /// Last date of the range, inclusive (default: the window's last).
+    #[arg(long, value_parser = parse_date)]
+    pub to: Option<NaiveDate>,
+    /// Font file (.ttf/.otf/.ttc) with Chinese glyphs; overrides $ECOMM_FONT and the lookup.
+    #[arg(long)]
+    pub font: Option<PathBuf>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
 /// `ecomm demo`
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -190,6 +225,12 @@ pub struct DemoArgs {
     /// Language.
     #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = Lang::Zh)]
     pub lang: Lang,
+    /// Folder for the PDF report and its charts.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Font for the report (see `ecomm report --help`).
+    #[arg(long)]
+    pub font: Option<PathBuf>,
 }
 
 /// `ecomm bench`

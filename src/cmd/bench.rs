@@ -1,4 +1,4 @@
-//! `ecomm bench`: times gen, DuckDB's bare CSV scan (the floor), ingest and analyze, and prints
+//! `ecomm bench`: times gen, DuckDB's bare CSV scan (the floor), ingest, analyze and report, and prints
 //! ratios and peak memory. Ingest and analyze run as child processes so their peak RSS is their own.
 
 use crate::cli::BenchArgs;
@@ -83,6 +83,15 @@ pub fn run(a: BenchArgs) -> Result<()> {
     eprintln!("ingest: {:.2} s", ingest.seconds);
     let (_, analyze) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
     let (_, analyze2) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
+    // The PDF report (zh), its 6 charts as PNG + SVG; skipped with a note when no CJK font exists.
+    let pdf = a.dir.join("bench-report.pdf");
+    let report_t = match child(&["report", "--db", &dbs, "--out", &pdf.to_string_lossy(), "--lang", "zh", "--quiet"]) {
+        Ok((_, t)) => Some(t),
+        Err(e) => {
+            eprintln!("report: skipped ({e}); see `ecomm report --help` for fonts");
+            None
+        }
+    };
     let mut mysql_report = serde_json::Value::Null;
     if let Some(base) = &a.mysql {
         let url = format!("{}/ecomm_bench", base.trim_end_matches('/'));
@@ -135,6 +144,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "ingest_over_floor": ingest.seconds / floor_s,
         "analyze": analyze,
         "analyze_second_run": analyze2,
+        "report": report_t,
         "mysql": mysql_report,
     });
     if a.json {
@@ -154,6 +164,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
         );
         println!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, cold)", analyze.seconds, "-", mb(analyze.peak_rss));
         println!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, warm cache)", analyze2.seconds, "-", mb(analyze2.peak_rss));
+        if let Some(r) = &report_t {
+            println!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "report (PDF + 12 chart files)", r.seconds, "-", mb(r.peak_rss));
+        }
         println!("ratio ingest / floor: {:.2}x", ingest.seconds / floor_s);
         if !mysql_report.is_null() {
             let r = &mysql_report;
@@ -171,8 +184,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
     }
     if !a.keep {
-        for p in [csv, db.clone(), crate::store::rejects_path(&db)] {
+        for p in [csv, db.clone(), crate::store::rejects_path(&db), pdf] {
             let _ = std::fs::remove_file(p);
+        }
+        for e in std::fs::read_dir(&a.dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("bench-report_") {
+                let _ = std::fs::remove_file(e.path());
+            }
         }
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! `ecomm demo`: generate, ingest and analyse ~1M rows, on a fresh machine, with nothing else.
+//! `ecomm demo`: generate, ingest, analyse and report ~1M rows, on a fresh machine, with nothing else.
 
 use crate::cli::DemoArgs;
 use crate::gen::{generate, GenConfig};
@@ -36,10 +36,23 @@ pub fn run(a: DemoArgs) -> Result<()> {
         progress: super::interactive(),
     })?;
     print!("{}", table::ingest(&s, a.lang));
-    eprintln!("[3/3] analyze");
+    eprintln!("[3/4] analyze");
     let conn = store::open(&db, Mode::ReadOnly, &OpenOptions::default())?;
     let m = Metrics::for_db(&conn, &db, None, None)?;
+    drop(conn);
     print!("{}", table::analysis(&m, a.lang));
     println!("\nDB: {}  (ecomm analyze --db {} --format json)", db.display(), db.display());
+    eprintln!("[4/4] report");
+    let w = super::report::generate(&super::report::ReportConfig {
+        db: db.clone(),
+        open: OpenOptions::default(),
+        out: a.results.join("report.pdf"),
+        lang: a.lang,
+        from: None,
+        to: None,
+        font: a.font.clone(),
+        progress: super::interactive(),
+    })?;
+    super::report::print_written(&w, a.lang);
     Ok(())
 }

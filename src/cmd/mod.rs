@@ -5,6 +5,7 @@ pub mod bench;
 pub mod demo;
 pub mod gen;
 pub mod ingest;
+pub mod report;
 pub mod sync_mysql;
 
 use crate::cli::{Cli, Command};
@@ -28,6 +29,7 @@ pub fn run() -> i32 {
         Command::Gen(a) => gen::run(a),
         Command::Ingest(a) => ingest::run(a),
         Command::Analyze(a) => analyze::run(a),
+        Command::Report(a) => report::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
         Command::SyncMysql(a) => sync_mysql::run(a),

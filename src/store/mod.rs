@@ -273,6 +273,13 @@ pub fn ingest_totals(conn: &Connection) -> Result<IngestTotals, StoreError> {
     )?)
 }
 
+/// The files loaded into the DB (file names as given to `ecomm ingest`), in ingest order.
+pub fn source_files(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut st = conn.prepare("SELECT file FROM ingest_log WHERE status = 'loaded' GROUP BY file ORDER BY min(ingest_id), file")?;
+    let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 /// The path of the rejects CSV that belongs to a DB: `local.duckdb` → `local.rejects.csv`.
 pub fn rejects_path(db: &Path) -> PathBuf {
     let stem = db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "ecomm".into());

@@ -1,0 +1,170 @@
+//! The fact sheet: a compact, deterministic digest of [`Metrics`] that the report's conclusions,
+//! the rule-based insights and the LLM prompt all read, so they cite the same numbers.
+//!
+//! Derived figures (all from `Metrics`, nothing queried again):
+//! - `fav_rate`, `cart_rate`: fav / cart users ÷ pv users; `cart_to_buy`: buy users ÷ cart users.
+//! - `trough_hour`: the hour with the fewest events (ties: earlier); `peak_to_trough`: events in
+//!   the peak hour ÷ events in the trough hour (0 when the trough is empty);
+//!   `evening_share`: events at 18:00–23:59 ÷ all events; `buy_peak_hour`: the hour with most buys.
+//! - `avg_daily_uv`: mean of the daily active users; best/worst day by active users;
+//!   `last2_lift`: mean UV of the range's last two days ÷ mean UV of the earlier days − 1
+//!   (only with ≥ 3 days); `best_buy_day`: the date with most buys.
+//! - retention: best and worst date by day-1 retention rate (dates with a non-empty cohort).
+//! - `top10_buy_share`: buys of the top-10 categories ÷ all buys; `largest_segment`: RFM segment
+//!   with most users.
+
+use crate::metrics::Metrics;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// A date and a value.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DateValue {
+    /// The date.
+    pub date: NaiveDate,
+    /// The value (users, buys or a rate, by context).
+    pub value: f64,
+}
+
+/// The digest; see the module docs for each derived figure.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Facts {
+    /// First date of the range.
+    pub from: NaiveDate,
+    /// Last date of the range.
+    pub to: NaiveDate,
+    /// Days in the range.
+    pub days: u32,
+    /// Time zone of dates and hours.
+    pub timezone: String,
+    /// Distinct users.
+    pub uv: u64,
+    /// pv events.
+    pub pv: u64,
+    /// buy events.
+    pub buys: u64,
+    /// Users with a buy.
+    pub buyers: u64,
+    /// Users with a pv / fav / cart / buy event.
+    pub stage_users: [u64; 4],
+    /// buy users ÷ pv users.
+    pub conversion: f64,
+    /// fav users ÷ pv users.
+    pub fav_rate: f64,
+    /// cart users ÷ pv users.
+    pub cart_rate: f64,
+    /// buy users ÷ cart users.
+    pub cart_to_buy: f64,
+    /// Hour with most events.
+    pub peak_hour: u32,
+    /// Hour with fewest events.
+    pub trough_hour: u32,
+    /// Peak-hour events ÷ trough-hour events.
+    pub peak_to_trough: f64,
+    /// Share of events at 18:00–23:59.
+    pub evening_share: f64,
+    /// Hour with most buys.
+    pub buy_peak_hour: u32,
+    /// Mean daily active users.
+    pub avg_daily_uv: f64,
+    /// Day with most active users.
+    pub best_uv_day: Option<DateValue>,
+    /// Day with fewest active users.
+    pub worst_uv_day: Option<DateValue>,
+    /// Last two days' mean UV vs the earlier days' (None with < 3 days).
+    pub last2_lift: Option<f64>,
+    /// Day with most buys.
+    pub best_buy_day: Option<DateValue>,
+    /// Mean day-1 retention.
+    pub avg_day1_retention: f64,
+    /// Best day-1 retention date.
+    pub best_retention: Option<DateValue>,
+    /// Worst day-1 retention date.
+    pub worst_retention: Option<DateValue>,
+    /// Users with ≥ 2 buys.
+    pub repeat_buyers: u64,
+    /// repeat buyers ÷ buyers.
+    pub repurchase_rate: f64,
+    /// (segment, users, share) in report order.
+    pub segments: Vec<(String, u64, f64)>,
+    /// Segment with most users.
+    pub largest_segment: Option<(String, u64, f64)>,
+    /// (category_id, buys), up to 10.
+    pub top_categories: Vec<(i64, u64)>,
+    /// Buys of the top-10 categories ÷ all buys.
+    pub top10_buy_share: f64,
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        0.0
+    } else {
+        a / b
+    }
+}
+
+impl Facts {
+    /// Digests `m`.
+    pub fn from_metrics(m: &Metrics) -> Facts {
+        let su = |i: usize| m.funnel.get(i).map(|s| s.users).unwrap_or(0);
+        let events = |h: &crate::metrics::Hour| h.pv + h.fav + h.cart + h.buy;
+        let trough = m.hourly.iter().min_by_key(|h| (events(h), h.hour));
+        let peak_events = m.hourly.iter().find(|h| h.hour == m.kpis.peak_hour).map(events).unwrap_or(0);
+        let total: u64 = m.hourly.iter().map(events).sum();
+        let evening: u64 = m.hourly.iter().filter(|h| h.hour >= 18).map(events).sum();
+        let buy_peak = m.hourly.iter().max_by_key(|h| (h.buy, std::cmp::Reverse(h.hour))).map(|h| h.hour).unwrap_or(0);
+        let dv = |date: NaiveDate, value: f64| DateValue { date, value };
+        let best_uv = m.daily.iter().max_by_key(|d| (d.users, std::cmp::Reverse(d.date))).map(|d| dv(d.date, d.users as f64));
+        let worst_uv = m.daily.iter().min_by_key(|d| (d.users, d.date)).map(|d| dv(d.date, d.users as f64));
+        let avg_uv = ratio(m.daily.iter().map(|d| d.users as f64).sum(), m.daily.len() as f64);
+        let last2_lift = (m.daily.len() >= 3).then(|| {
+            let n = m.daily.len();
+            let last = m.daily[n - 2..].iter().map(|d| d.users as f64).sum::<f64>() / 2.0;
+            let before = m.daily[..n - 2].iter().map(|d| d.users as f64).sum::<f64>() / (n - 2) as f64;
+            ratio(last, before) - 1.0
+        });
+        let best_buy =
+            m.daily.iter().filter(|d| d.buy > 0).max_by_key(|d| (d.buy, std::cmp::Reverse(d.date))).map(|d| dv(d.date, d.buy as f64));
+        let rets: Vec<_> = m.retention.iter().filter(|r| r.cohort > 0).collect();
+        let best_ret = rets.iter().max_by(|a, b| a.rate.total_cmp(&b.rate).then(b.date.cmp(&a.date))).map(|r| dv(r.date, r.rate));
+        let worst_ret = rets.iter().min_by(|a, b| a.rate.total_cmp(&b.rate).then(a.date.cmp(&b.date))).map(|r| dv(r.date, r.rate));
+        let segments: Vec<(String, u64, f64)> = m.rfm.segments.iter().map(|s| (s.segment.clone(), s.users, s.share)).collect();
+        let largest = segments.iter().filter(|s| s.1 > 0).max_by_key(|s| s.1).cloned();
+        let top: Vec<(i64, u64)> = m.top_categories.iter().map(|c| (c.category_id, c.buys)).collect();
+        let top_sum: u64 = top.iter().map(|c| c.1).sum();
+        Facts {
+            from: m.range.from,
+            to: m.range.to,
+            days: ((m.range.to - m.range.from).num_days() + 1) as u32,
+            timezone: m.range.timezone.clone(),
+            uv: m.kpis.uv,
+            pv: m.kpis.pv,
+            buys: m.kpis.buys,
+            buyers: m.kpis.buyers,
+            stage_users: [su(0), su(1), su(2), su(3)],
+            conversion: m.kpis.pv_to_buy_conversion,
+            fav_rate: ratio(su(1) as f64, su(0) as f64),
+            cart_rate: ratio(su(2) as f64, su(0) as f64),
+            cart_to_buy: ratio(su(3) as f64, su(2) as f64),
+            peak_hour: m.kpis.peak_hour,
+            trough_hour: trough.map(|h| h.hour).unwrap_or(0),
+            peak_to_trough: ratio(peak_events as f64, trough.map(events).unwrap_or(0) as f64),
+            evening_share: ratio(evening as f64, total as f64),
+            buy_peak_hour: buy_peak,
+            avg_daily_uv: avg_uv,
+            best_uv_day: best_uv,
+            worst_uv_day: worst_uv,
+            last2_lift,
+            best_buy_day: best_buy,
+            avg_day1_retention: m.kpis.avg_day1_retention,
+            best_retention: best_ret,
+            worst_retention: worst_ret,
+            repeat_buyers: m.repurchase.repeat_buyers,
+            repurchase_rate: m.repurchase.rate,
+            segments,
+            largest_segment: largest,
+            top_categories: top,
+            top10_buy_share: ratio(top_sum as f64, m.kpis.buys as f64),
+        }
+    }
+}

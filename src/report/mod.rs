@@ -1,0 +1,456 @@
+//! The PDF report and its charts.
+//!
+//! Everything shown comes from [`Metrics`] (the same function as `ecomm analyze`), digested once
+//! into [`Facts`] for the written conclusions. Layout (A4): cover; key figures; one section per
+//! analysis (chart, key numbers, conclusion); the RFM table; insights; appendix with every metric
+//! definition and the cleaning summary; page numbers on every page after the cover.
+
+pub mod narrative;
+
+use crate::insights::facts::Facts;
+use crate::insights::{Insight, Source};
+use crate::metrics::Metrics;
+use crate::render::chart::{self, Chart, Kind, Series};
+use crate::render::fonts::Font;
+use crate::render::i18n::{int, pct, segment_name, t, Lang};
+use crate::render::num;
+use crate::render::pdf::{ink, Align, Doc, WIDTH};
+use crate::store::IngestTotals;
+use rayon::prelude::*;
+
+/// What the report is made of.
+pub struct Input<'a> {
+    /// The metrics of the range.
+    pub metrics: &'a Metrics,
+    /// Cleaning totals over all ingests.
+    pub totals: &'a IngestTotals,
+    /// Files that were ingested.
+    pub sources: &'a [String],
+    /// The DB file, as given.
+    pub db: String,
+    /// Language.
+    pub lang: Lang,
+    /// Generation time, already formatted in the analysis time zone.
+    pub generated: String,
+    /// The insights to print, and where they came from.
+    pub insights: (Source, Vec<Insight>),
+    /// A line under the insights heading (e.g. how to enable the LLM).
+    pub insights_note: String,
+}
+
+/// A drawn chart: its description, RGB pixels (for the PDF), PNG bytes and SVG text.
+pub struct Drawn {
+    /// The chart.
+    pub chart: Chart,
+    /// RGB pixels of [`chart::PNG_SIZE`].
+    pub rgb: Vec<u8>,
+    /// PNG file bytes.
+    pub png: Vec<u8>,
+    /// SVG document.
+    pub svg: String,
+}
+
+fn tr(lang: Lang, zh: &str, en: &str) -> String {
+    if lang == Lang::Zh { zh } else { en }.to_string()
+}
+
+fn stage_name(lang: Lang, stage: &str) -> String {
+    let zh = match stage {
+        "pv" => "浏览 pv",
+        "fav" => "收藏 fav",
+        "cart" => "加购 cart",
+        _ => "购买 buy",
+    };
+    if lang == Lang::Zh {
+        zh.into()
+    } else {
+        stage.into()
+    }
+}
+
+/// The six charts of the report, labelled in `lang`.
+pub fn charts(m: &Metrics, lang: Lang) -> Vec<Chart> {
+    let fmt: fn(f64) -> String = if lang == Lang::Zh { num::compact_zh } else { num::compact_en };
+    let empty = tr(lang, "区间内没有可绘制的数据", "Nothing to draw in this range");
+    let stages = m
+        .funnel
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let note = if i == 0 {
+                vec![tr(lang, "基准 100%", "base 100%")]
+            } else {
+                vec![
+                    format!("{} {}", t(lang, "rate_prev"), pct(s.rate_from_prev)),
+                    format!("{} {}", t(lang, "rate_first"), pct(s.rate_from_first)),
+                ]
+            };
+            (stage_name(lang, &s.stage), s.users as f64, note)
+        })
+        .collect();
+    let hourly_series = |name: &str, get: fn(&crate::metrics::Hour) -> u64| Series {
+        name: stage_name(lang, name),
+        values: m.hourly.iter().map(|h| get(h) as f64).collect(),
+    };
+    let events = |h: &crate::metrics::Hour| h.pv + h.fav + h.cart + h.buy;
+    let mut by_events: Vec<_> = m.hourly.iter().map(|h| (events(h), h.hour)).collect();
+    by_events.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let peaks: Vec<usize> = by_events.iter().take(3).filter(|e| e.0 > 0).map(|e| e.1 as usize).collect();
+    let dates: Vec<String> = m.daily.iter().map(|d| d.date.format("%m-%d").to_string()).collect();
+    let tz = &m.range.timezone;
+    vec![
+        Chart {
+            name: "funnel",
+            title: tr(lang, "转化漏斗（各阶段用户数）", "Conversion funnel (users per stage)"),
+            kind: Kind::Funnel { stages },
+            empty_note: empty.clone(),
+            fmt,
+        },
+        Chart {
+            name: "hourly",
+            title: tr(lang, "24 小时行为分布", "Activity by hour of day"),
+            kind: Kind::Lines {
+                x: (0..24).map(|h| format!("{h}")).collect(),
+                x_every: 2,
+                left: vec![hourly_series("pv", |h| h.pv)],
+                right: vec![hourly_series("fav", |h| h.fav), hourly_series("cart", |h| h.cart), hourly_series("buy", |h| h.buy)],
+                left_desc: tr(lang, "浏览事件数（次）", "pv events"),
+                right_desc: tr(lang, "收藏/加购/购买事件数（次）", "fav / cart / buy events"),
+                x_desc: format!("{} ({tz})", tr(lang, "小时", "Hour")),
+                marks: peaks,
+                mark_note: tr(lang, "高峰时段 ", "peak hours "),
+                percent: false,
+            },
+            empty_note: empty.clone(),
+            fmt,
+        },
+        Chart {
+            name: "daily",
+            title: tr(lang, "每日趋势：活跃用户与购买", "Daily trend: active users and buys"),
+            kind: Kind::Lines {
+                x: dates.clone(),
+                x_every: 1 + dates.len() / 16,
+                left: vec![Series {
+                    name: tr(lang, "活跃用户 UV", "Active users (UV)"),
+                    values: m.daily.iter().map(|d| d.users as f64).collect(),
+                }],
+                right: vec![Series { name: tr(lang, "购买次数", "Buys"), values: m.daily.iter().map(|d| d.buy as f64).collect() }],
+                left_desc: tr(lang, "活跃用户（人）", "Users"),
+                right_desc: tr(lang, "购买（次）", "Buy events"),
+                x_desc: format!("{} ({tz})", tr(lang, "日期", "Date")),
+                marks: Vec::new(),
+                mark_note: String::new(),
+                percent: false,
+            },
+            empty_note: empty.clone(),
+            fmt,
+        },
+        Chart {
+            name: "retention",
+            title: tr(lang, "次日留存率（按日期）", "Day-1 retention by date"),
+            kind: Kind::Bars {
+                bars: m.retention.iter().map(|r| (r.date.format("%m-%d").to_string(), r.rate * 100.0, pct(r.rate))).collect(),
+                horizontal: false,
+                desc: tr(lang, "次日留存率（%）", "Retention (%)"),
+            },
+            empty_note: tr(lang, "区间只有一天，无法计算次日留存", "A single day: no day-1 retention"),
+            fmt,
+        },
+        Chart {
+            name: "rfm",
+            title: tr(lang, "RFM 用户分层（购买用户）", "RFM segments (buyers)"),
+            kind: Kind::Bars {
+                bars: m
+                    .rfm
+                    .segments
+                    .iter()
+                    .map(|s| (segment_name(lang, &s.segment), s.users as f64, format!("{} ({})", int(s.users), pct(s.share))))
+                    .collect(),
+                horizontal: true,
+                desc: tr(lang, "用户数（人）", "Users"),
+            },
+            empty_note: tr(lang, "区间内没有购买用户", "No buyers in this range"),
+            fmt,
+        },
+        Chart {
+            name: "categories",
+            title: tr(lang, "购买量 Top 10 类目", "Top 10 categories by buys"),
+            kind: Kind::Bars {
+                bars: m
+                    .top_categories
+                    .iter()
+                    .map(|c| (format!("{} {}", tr(lang, "类目", "cat."), c.category_id), c.buys as f64, int(c.buys)))
+                    .collect(),
+                horizontal: true,
+                desc: tr(lang, "购买次数（次）", "Buy events"),
+            },
+            empty_note: tr(lang, "区间内没有购买", "No buys in this range"),
+            fmt,
+        },
+    ]
+}
+
+/// Draws every chart (in parallel) as pixels, PNG and SVG.
+pub fn draw(charts: Vec<Chart>, font: &Font) -> Result<Vec<Drawn>, String> {
+    chart::register(font)?;
+    charts
+        .into_par_iter()
+        .map(|c| {
+            let rgb = chart::rgb(&c, &font.family)?;
+            let png = chart::png(&rgb)?;
+            let svg = chart::svg(&c, &font.family)?;
+            Ok(Drawn { chart: c, rgb, png, svg })
+        })
+        .collect()
+}
+
+/// Lays out the PDF; returns its bytes and page count.
+pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, usize), String> {
+    let m = input.metrics;
+    let lang = input.lang;
+    let f = Facts::from_metrics(m);
+    let title = tr(lang, "用户行为分析报告", "User Behaviour Analysis Report");
+    let mut d = Doc::new(font, &title)?;
+
+    // Cover
+    d.set_y(600.0);
+    d.text_at(54.0, 640.0, 11.0, ink::MUTED, &tr(lang, "电商用户行为分析", "E-commerce user behaviour analytics"));
+    d.rect(54.0, 628.0, 60.0, 3.0, ink::ACCENT);
+    d.text_at(54.0, 590.0, 28.0, ink::ACCENT, &title);
+    d.set_y(560.0);
+    let range = format!("{} – {}", m.range.from, m.range.to);
+    let window = format!("{} – {}", m.range.window_start, m.range.window_end);
+    let sources = if input.sources.is_empty() { "-".to_string() } else { input.sources.join(", ") };
+    let cover = vec![
+        vec![tr(lang, "数据来源", "Data source"), format!("{}  ({}: {})", sources, tr(lang, "数据库", "DB"), input.db)],
+        vec![t(lang, "range").to_string(), range],
+        vec![t(lang, "window").to_string(), window],
+        vec![t(lang, "timezone").to_string(), m.range.timezone.clone()],
+        vec![tr(lang, "事件数", "Events analysed"), int(m.totals.events)],
+        vec![tr(lang, "生成时间", "Generated"), input.generated.clone()],
+    ];
+    d.table(&[tr(lang, "项目", "Item"), tr(lang, "内容", "Value")], &cover, &[0.25, 0.75], &[Align::Left, Align::Left], 10.0);
+    d.paragraph(
+        &tr(
+            lang,
+            "本报告由 ecomm 根据清洗后的用户行为数据自动生成；所有数字与 `ecomm analyze` 的输出一致，指标定义见附录。",
+            "Generated by ecomm from the cleaned user behaviour data; every number equals `ecomm analyze` and every metric is defined in the appendix.",
+        ),
+        9.0,
+        ink::MUTED,
+    );
+    d.new_page();
+
+    // 1. Key figures
+    d.heading(&format!("1. {}", t(lang, "kpis")), 1);
+    let k = &m.kpis;
+    let kpis = vec![
+        vec![t(lang, "uv").to_string(), int(k.uv), tr(lang, "有任何行为的不同用户", "distinct users with any event")],
+        vec![t(lang, "pv").to_string(), int(k.pv), tr(lang, "浏览事件数", "page-view events")],
+        vec![tr(lang, "购买次数", "Buy events"), int(k.buys), tr(lang, "购买事件数", "buy events")],
+        vec![t(lang, "buyers").to_string(), int(k.buyers), tr(lang, "至少购买一次的用户", "users with at least one buy")],
+        vec![t(lang, "conversion").to_string(), pct(k.pv_to_buy_conversion), tr(lang, "购买用户 / 浏览用户", "buy users / pv users")],
+        vec![
+            t(lang, "repurchase_rate").to_string(),
+            pct(k.repurchase_rate),
+            tr(lang, "购买≥2次用户 / 购买用户", "users with ≥2 buys / buyers"),
+        ],
+        vec![
+            t(lang, "avg_retention").to_string(),
+            pct(k.avg_day1_retention),
+            tr(lang, "各日次日留存率的平均", "mean of the daily day-1 rates"),
+        ],
+        vec![
+            t(lang, "peak_hour").to_string(),
+            format!("{}:00", k.peak_hour),
+            tr(lang, "事件最多的小时（本地时间）", "hour with most events (local time)"),
+        ],
+    ];
+    let cards: Vec<(String, String)> = kpis.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
+    d.cards(&cards, 4);
+    d.table(
+        &[tr(lang, "指标", "Metric"), tr(lang, "数值", "Value"), tr(lang, "说明", "Meaning")],
+        &kpis,
+        &[0.36, 0.2, 0.44],
+        &[Align::Left, Align::Right, Align::Left],
+        10.0,
+    );
+
+    // 2..7. One section per analysis.
+    let mut drawn = drawn.into_iter();
+    let section = |d: &mut Doc, n: usize, heading: String, numbers: Vec<String>, conclusion: String, drawn: Option<Drawn>| {
+        // A section starts a new page unless all of it fits on the current one.
+        let need = 50.0
+            + drawn.as_ref().map(|_| Doc::image_height(chart::PNG_SIZE, WIDTH)).unwrap_or(0.0)
+            + numbers.iter().map(|s| d.paragraph_height(s, 9.5)).sum::<f32>()
+            + 60.0
+            + d.paragraph_height(&conclusion, 10.0);
+        if need < 700.0 {
+            d.ensure(need);
+        }
+        d.heading(&format!("{n}. {heading}"), 1);
+        if let Some(c) = drawn {
+            d.image(c.rgb, chart::PNG_SIZE, WIDTH);
+        }
+        d.heading(&tr(lang, "关键数字", "Key numbers"), 2);
+        for s in numbers {
+            d.bullet(&s, 9.5);
+        }
+        d.heading(&tr(lang, "结论", "Conclusion"), 2);
+        d.paragraph(&conclusion, 10.0, ink::TEXT);
+    };
+    let funnel_numbers = m
+        .funnel
+        .iter()
+        .map(|s| {
+            format!(
+                "{}: {} {} / {} {}; {} {}, {} {}",
+                stage_name(lang, &s.stage),
+                int(s.users),
+                tr(lang, "人", "users"),
+                int(s.events),
+                tr(lang, "次", "events"),
+                t(lang, "rate_prev"),
+                pct(s.rate_from_prev),
+                t(lang, "rate_first"),
+                pct(s.rate_from_first)
+            )
+        })
+        .collect();
+    section(&mut d, 2, t(lang, "funnel").to_string(), funnel_numbers, narrative::funnel(&f, lang), drawn.next());
+    let hour_numbers = vec![
+        format!("{}: {}:00", t(lang, "peak_hour"), f.peak_hour),
+        format!("{}: {}:00", tr(lang, "低谷时段", "Trough hour"), f.trough_hour),
+        format!("{}: {:.1}×", tr(lang, "高峰/低谷事件比", "Peak / trough events"), f.peak_to_trough),
+        format!("{}: {}", tr(lang, "18–24 点事件占比", "Share of events 18:00–24:00"), pct(f.evening_share)),
+        format!("{}: {}:00", tr(lang, "购买最多的小时", "Hour with most buys"), f.buy_peak_hour),
+    ];
+    section(&mut d, 3, t(lang, "hourly").to_string(), hour_numbers, narrative::hourly(&f, lang), drawn.next());
+    let mut day_numbers = vec![format!("{}: {}", tr(lang, "日均活跃用户", "Mean daily active users"), int(f.avg_daily_uv.round() as u64))];
+    for day in &m.daily {
+        day_numbers.push(format!("{}: UV {}, PV {}, {} {}", day.date, int(day.users), int(day.pv), tr(lang, "购买", "buys"), int(day.buy)));
+    }
+    section(&mut d, 4, t(lang, "daily").to_string(), day_numbers, narrative::daily(&f, lang), drawn.next());
+    let mut ret_numbers = vec![format!("{}: {}", t(lang, "avg_retention"), pct(k.avg_day1_retention))];
+    for r in &m.retention {
+        ret_numbers.push(format!("{}: {} / {} = {}", r.date, int(r.retained), int(r.cohort), pct(r.rate)));
+    }
+    section(&mut d, 5, t(lang, "retention").to_string(), ret_numbers, narrative::retention(&f, lang), drawn.next());
+    let rfm_numbers = vec![
+        format!("{}: {}", t(lang, "buyers"), int(m.rfm.buyers)),
+        format!("{}: {}", t(lang, "repeat_buyers"), int(m.repurchase.repeat_buyers)),
+        format!("{}: {}", t(lang, "repurchase_rate"), pct(m.repurchase.rate)),
+    ];
+    section(&mut d, 6, t(lang, "rfm").to_string(), rfm_numbers, narrative::rfm(&f, lang), drawn.next());
+    d.heading(&tr(lang, "RFM 分层明细", "RFM segment table"), 2);
+    let rows: Vec<Vec<String>> = m
+        .rfm
+        .segments
+        .iter()
+        .map(|s| {
+            vec![
+                segment_name(lang, &s.segment),
+                int(s.users),
+                pct(s.share),
+                format!("{:.2}", s.avg_recency),
+                format!("{:.2}", s.avg_frequency),
+                format!("{:.2}", s.avg_monetary),
+                if lang == Lang::Zh { s.action_zh.clone() } else { s.action_en.clone() },
+            ]
+        })
+        .collect();
+    d.table(
+        &[
+            t(lang, "segment").into(),
+            t(lang, "users").into(),
+            t(lang, "share").into(),
+            t(lang, "avg_r").into(),
+            t(lang, "avg_f").into(),
+            t(lang, "avg_m").into(),
+            t(lang, "action").into(),
+        ],
+        &rows,
+        &[0.16, 0.1, 0.09, 0.1, 0.08, 0.08, 0.39],
+        &[Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right, Align::Left],
+        8.5,
+    );
+    let cat_numbers = m
+        .top_categories
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!("#{} {} {}: {} {}", i + 1, tr(lang, "类目", "category"), c.category_id, int(c.buys), tr(lang, "次购买", "buys"))
+        })
+        .chain(std::iter::once(format!("{}: {}", tr(lang, "Top 10 占全部购买", "Top-10 share of all buys"), pct(f.top10_buy_share))))
+        .collect();
+    section(&mut d, 7, t(lang, "top_categories").to_string(), cat_numbers, narrative::categories(&f, lang), drawn.next());
+
+    // 8. Insights
+    d.new_page();
+    let (source, insights) = &input.insights;
+    let heading = match source {
+        Source::Rules => tr(lang, "运营建议（基于规则，未使用大模型）", "Recommendations (rule-based, no language model)"),
+        Source::Llm => tr(lang, "运营建议（本地大模型生成，数字已核对）", "Recommendations (local language model, numbers checked)"),
+    };
+    d.heading(&format!("8. {heading}"), 1);
+    if !input.insights_note.is_empty() {
+        d.paragraph(&input.insights_note, 9.0, ink::MUTED);
+    }
+    let area_name = |a: &str| -> String {
+        let zh = match a {
+            "conversion" => "转化",
+            "timing" => "时段",
+            "segments" => "用户分层",
+            "retention" => "留存",
+            _ => "类目",
+        };
+        if lang == Lang::Zh {
+            zh.into()
+        } else {
+            a.into()
+        }
+    };
+    for (i, ins) in insights.iter().enumerate() {
+        d.heading(&format!("{}. [{}] P{}", i + 1, area_name(&ins.area), ins.priority), 2);
+        d.bullet(&format!("{}{}", tr(lang, "发现：", "Finding: "), ins.finding), 9.5);
+        d.bullet(&format!("{}{}", tr(lang, "行动：", "Action: "), ins.action), 9.5);
+        d.bullet(&format!("{}{}", tr(lang, "预期效果：", "Expected impact: "), ins.expected_impact), 9.5);
+    }
+
+    // Appendix
+    d.new_page();
+    d.heading(&tr(lang, "附录 A：指标定义", "Appendix A: metric definitions"), 1);
+    for (name, def) in narrative::definitions(lang) {
+        d.bullet(&format!("{name}{}{def}", if lang == Lang::Zh { "：" } else { ": " }), 9.0);
+    }
+    d.heading(&tr(lang, "附录 B：数据清洗汇总", "Appendix B: cleaning summary"), 1);
+    let tt = input.totals;
+    let rejected = tt.malformed + tt.bad_behavior + tt.out_of_window + tt.duplicate;
+    let clean = vec![
+        vec![tr(lang, "导入批次", "Ingests"), int(tt.ingests)],
+        vec![t(lang, "rows_read").into(), int(tt.rows_read)],
+        vec![t(lang, "rows_loaded").into(), int(tt.rows_loaded)],
+        vec![t(lang, "rejected").into(), int(rejected)],
+        vec![format!("  {}", t(lang, "malformed")), int(tt.malformed)],
+        vec![format!("  {}", t(lang, "bad_behavior")), int(tt.bad_behavior)],
+        vec![format!("  {}", t(lang, "out_of_window")), int(tt.out_of_window)],
+        vec![format!("  {}", t(lang, "duplicate")), int(tt.duplicate)],
+        vec![t(lang, "rejects_file").into(), crate::store::rejects_path(std::path::Path::new(&input.db)).display().to_string()],
+    ];
+    d.table(&[tr(lang, "项目", "Item"), tr(lang, "行数", "Rows")], &clean, &[0.45, 0.55], &[Align::Left, Align::Right], 9.5);
+    d.paragraph(
+        &tr(
+            lang,
+            "清洗规则：去除 BOM、空行与表头；字段数必须为 5 且 ID/时间戳为整数（否则为格式错误）；行为类型须为 pv/fav/cart/buy（不区分大小写）；时间须在时间窗口内；与已导入行完全相同的行为重复行。每条被拒绝的行都记录在拒绝行文件中。",
+            "Cleaning rules: BOM, blank lines and the header are skipped; a row needs exactly 5 fields with integer ids and timestamp (else malformed); the behaviour must be pv/fav/cart/buy (any case); the time must fall in the window; a row identical to one already loaded is a duplicate. Every rejected row is kept in the rejects file.",
+        ),
+        9.0,
+        ink::MUTED,
+    );
+
+    let footer = |p: usize, n: usize| match lang {
+        Lang::Zh => format!("{title}  ·  第 {p} / {n} 页"),
+        Lang::En => format!("{title}  ·  Page {p} of {n}"),
+    };
+    Ok(d.finish(&footer))
+}
