@@ -40,6 +40,16 @@ pub enum Command {
     ///
     /// Example: ecomm analyze --db local.duckdb --from 2017-12-01 --format json
     Analyze(AnalyzeArgs),
+    /// Structured operating advice from a local LLM (llama.cpp, GGUF), grounded in the metrics.
+    ///
+    /// Model: --model, then $ECOMM_MODEL, then the first *.gguf in models/. Without a model (or
+    /// when it fails to load) the same JSON shape comes from deterministic rules ("source":"rules").
+    /// Results are cached in <db-name>.app.sqlite beside the DB: a repeat run is instant.
+    ///
+    /// Example: ecomm insights --db local.duckdb --model models/qwen2.5-1.5b-instruct-q4_k_m.gguf --threads 2
+    ///          (--threads sets DuckDB's and llama.cpp's CPU threads; 0 = all cores)
+    ///          ecomm insights --db local.duckdb --lang en --format json
+    Insights(InsightsArgs),
     /// Write the PDF report (Chinese or English) and every chart as PNG and SVG.
     ///
     /// Fonts: --font, then $ECOMM_FONT, then fonts/, then the system's CJK fonts
@@ -184,6 +194,44 @@ pub struct AnalyzeArgs {
     pub lang: Lang,
 }
 
+/// `ecomm insights --format`
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InsightsFormat {
+    /// Readable text.
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// `ecomm insights`
+#[derive(Args, Debug)]
+pub struct InsightsArgs {
+    /// DB options.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// GGUF model file (else $ECOMM_MODEL, else the first models/*.gguf).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Output language.
+    #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = Lang::Zh)]
+    pub lang: Lang,
+    /// Output format (json includes the fact sheet, timings and each raw generation).
+    #[arg(long, value_enum, default_value_t = InsightsFormat::Text)]
+    pub format: InsightsFormat,
+    /// First date of the range (default: the window's first).
+    #[arg(long, value_parser = parse_date)]
+    pub from: Option<NaiveDate>,
+    /// Last date of the range, inclusive (default: the window's last).
+    #[arg(long, value_parser = parse_date)]
+    pub to: Option<NaiveDate>,
+    /// Sampling seed (same seed, model and data: same answer).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u32,
+    /// Ignore the cache (still updates it).
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
 /// `ecomm report`
 #[derive(Args, Debug)]
 pub struct ReportArgs {
@@ -205,6 +253,12 @@ pub struct ReportArgs {
     /// Font file (.ttf/.otf/.ttc) with Chinese glyphs; overrides $ECOMM_FONT and the lookup.
     #[arg(long)]
     pub font: Option<PathBuf>,
+    /// GGUF model for the insights section (else $ECOMM_MODEL, else models/*.gguf; none: rules).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Rule-based insights only, even when a model is configured.
+    #[arg(long)]
+    pub no_llm: bool,
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,

@@ -17,7 +17,19 @@ fn tool(name: &str, args: &[&str]) -> String {
 }
 
 fn report(db: &Path, out: &Path, extra: &[&str]) -> String {
-    let o = ecomm().arg("report").arg("--db").arg(db).arg("--out").arg(out).args(extra).assert().success().get_output().stdout.clone();
+    let o = ecomm()
+        .arg("report")
+        .arg("--db")
+        .arg(db)
+        .arg("--out")
+        .arg(out)
+        .arg("--no-llm")
+        .args(extra)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     String::from_utf8_lossy(&o).into_owned()
 }
 
@@ -262,7 +274,7 @@ fn font_lookup_order_flag_env_then_fonts_folder() {
     std::os::unix::fs::symlink(wqy, dir.path().join("fonts/wqy-microhei.ttc")).unwrap();
     let run = |env: Option<&Path>, flag: Option<&Path>| {
         let mut c = ecomm();
-        c.current_dir(dir.path()).args(["report", "--db", "r.duckdb", "--out", "o.pdf"]).env_remove("ECOMM_FONT");
+        c.current_dir(dir.path()).args(["report", "--db", "r.duckdb", "--out", "o.pdf", "--no-llm"]).env_remove("ECOMM_FONT");
         if let Some(e) = env {
             c.env("ECOMM_FONT", e);
         }

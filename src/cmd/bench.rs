@@ -85,7 +85,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let (_, analyze2) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
     // The PDF report (zh), its 6 charts as PNG + SVG; skipped with a note when no CJK font exists.
     let pdf = a.dir.join("bench-report.pdf");
-    let report_t = match child(&["report", "--db", &dbs, "--out", &pdf.to_string_lossy(), "--lang", "zh", "--quiet"]) {
+    let report_t = match child(&["report", "--db", &dbs, "--out", &pdf.to_string_lossy(), "--lang", "zh", "--quiet", "--no-llm"]) {
         Ok((_, t)) => Some(t),
         Err(e) => {
             eprintln!("report: skipped ({e}); see `ecomm report --help` for fonts");

@@ -51,6 +51,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
         from: None,
         to: None,
         font: a.font.clone(),
+        model: None,
+        llm: true,
         progress: super::interactive(),
     })?;
     super::report::print_written(&w, a.lang);

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod demo;
 pub mod gen;
 pub mod ingest;
+pub mod insights;
 pub mod report;
 pub mod sync_mysql;
 
@@ -29,6 +30,7 @@ pub fn run() -> i32 {
         Command::Gen(a) => gen::run(a),
         Command::Ingest(a) => ingest::run(a),
         Command::Analyze(a) => analyze::run(a),
+        Command::Insights(a) => insights::run(a),
         Command::Report(a) => report::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),

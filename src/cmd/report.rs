@@ -1,7 +1,7 @@
 //! `ecomm report`: the PDF report plus every chart as PNG and SVG.
 
 use crate::cli::ReportArgs;
-use crate::insights::{facts::Facts, rules, Source};
+use crate::insights::{cache::AppDb, facts::Facts, produce, Request, Source};
 use crate::metrics::Metrics;
 use crate::render::fonts;
 use crate::render::i18n::Lang;
@@ -29,6 +29,10 @@ pub struct ReportConfig {
     pub to: Option<NaiveDate>,
     /// Explicit font.
     pub font: Option<PathBuf>,
+    /// Explicit model for the insights section.
+    pub model: Option<PathBuf>,
+    /// Use the model when one is configured (false: rules only).
+    pub llm: bool,
     /// Show progress.
     pub progress: bool,
 }
@@ -59,6 +63,8 @@ pub fn run(a: ReportArgs) -> Result<()> {
         from: a.from,
         to: a.to,
         font: a.font.clone(),
+        model: a.model.clone(),
+        llm: !a.no_llm,
         progress: !a.quiet && super::interactive(),
     })?;
     print_written(&w, a.lang);
@@ -141,11 +147,34 @@ pub fn generate(c: &ReportConfig) -> Result<Written> {
 
     pb.set_message(if zh { "排版 PDF" } else { "laying out the PDF" });
     let facts = Facts::from_metrics(&m);
-    let note = if zh {
-        "以下建议由确定性规则根据本报告中的数字生成，未使用语言模型。"
-    } else {
-        "These recommendations come from deterministic rules applied to the numbers in this report; no language model was used."
+    pb.set_message(if zh { "生成运营建议" } else { "insights" });
+    let app = AppDb::open(&crate::insights::cache::path_for(&c.db)).ok();
+    let o = produce(&Request {
+        facts: &facts,
+        lang: c.lang,
+        model: c.model.as_deref(),
+        threads: super::insights::model_threads(c.open.threads),
+        seed: 42,
+        app: app.as_ref(),
+        use_llm: c.llm,
+    });
+    let mut note = match (o.source, zh) {
+        (Source::Rules, true) => "以下建议由确定性规则根据本报告中的数字生成，未使用语言模型。".to_string(),
+        (Source::Rules, false) => {
+            "These recommendations come from deterministic rules applied to the numbers in this report; no language model was used."
+                .to_string()
+        }
+        (Source::Llm, true) => {
+            format!("以下建议由本地大模型（{}）生成，引用的每个数字都已与事实表核对。", o.model.clone().unwrap_or_default())
+        }
+        (Source::Llm, false) => format!(
+            "Written by a local language model ({}); every number cited was checked against the fact sheet.",
+            o.model.clone().unwrap_or_default()
+        ),
     };
+    if !o.note.is_empty() {
+        note = format!("{note} {}", o.note);
+    }
     let input = report::Input {
         metrics: &m,
         totals: &totals,
@@ -153,8 +182,8 @@ pub fn generate(c: &ReportConfig) -> Result<Written> {
         db: c.db.display().to_string(),
         lang: c.lang,
         generated: now_in(&m.range.timezone),
-        insights: (Source::Rules, rules::insights(&facts, c.lang)),
-        insights_note: note.into(),
+        insights: (o.source, o.insights),
+        insights_note: note,
     };
     let (bytes, pages) = report::pdf(&input, &font, drawn).map_err(|e| anyhow::anyhow!("writing the PDF failed: {e}"))?;
     pb.inc(1);

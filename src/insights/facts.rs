@@ -61,6 +61,8 @@ pub struct Facts {
     pub trough_hour: u32,
     /// Peak-hour events ÷ trough-hour events.
     pub peak_to_trough: f64,
+    /// The evening window [from, to) in hours: always (18, 24).
+    pub evening_hours: (u32, u32),
     /// Share of events at 18:00–23:59.
     pub evening_share: f64,
     /// Hour with most buys.
@@ -149,6 +151,7 @@ impl Facts {
             peak_hour: m.kpis.peak_hour,
             trough_hour: trough.map(|h| h.hour).unwrap_or(0),
             peak_to_trough: ratio(peak_events as f64, trough.map(events).unwrap_or(0) as f64),
+            evening_hours: (18, 24),
             evening_share: ratio(evening as f64, total as f64),
             buy_peak_hour: buy_peak,
             avg_daily_uv: avg_uv,
@@ -166,5 +169,119 @@ impl Facts {
             top_categories: top,
             top10_buy_share: ratio(top_sum as f64, m.kpis.buys as f64),
         }
+    }
+}
+
+fn collect(v: &serde_json::Value, nums: &mut Vec<f64>, dates: &mut std::collections::HashSet<String>) {
+    match v {
+        serde_json::Value::Number(n) => nums.extend(n.as_f64()),
+        serde_json::Value::String(s) if s.len() == 10 && NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
+            dates.insert(s.clone());
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect(x, nums, dates)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| collect(x, nums, dates)),
+        _ => {}
+    }
+}
+
+impl Facts {
+    /// Every number and date of the fact sheet, for [`grounding`](super::grounding).
+    pub fn allowed(&self) -> super::grounding::Allowed {
+        let mut a = super::grounding::Allowed::default();
+        collect(&serde_json::to_value(self).unwrap_or_default(), &mut a.values, &mut a.dates);
+        a
+    }
+
+    /// The fact sheet as compact text for a prompt, in `lang`.
+    pub fn prompt_text(&self, lang: crate::render::i18n::Lang) -> String {
+        use crate::render::i18n::{segment_name, Lang};
+        let zh = lang == Lang::Zh;
+        let p = |r: f64| format!("{:.1}%", r * 100.0);
+        let dv = |d: &Option<DateValue>, pct: bool| match d {
+            Some(d) if pct => format!("{} ({})", d.date, p(d.value)),
+            Some(d) => format!("{} ({})", d.date, d.value as u64),
+            None => "-".into(),
+        };
+        let [pv_u, fav_u, cart_u, buy_u] = self.stage_users;
+        let segs: Vec<String> = self.segments.iter().map(|s| format!("{} {} ({})", segment_name(lang, &s.0), s.1, p(s.2))).collect();
+        let cats: Vec<String> = self.top_categories.iter().map(|c| format!("{}:{}", c.0, c.1)).collect();
+        let lines = if zh {
+            vec![
+                format!("区间: {} 至 {}，共 {} 天，时区 {}", self.from, self.to, self.days, self.timezone),
+                format!("访客 UV {}；浏览 PV {}；购买 {} 次；购买用户 {}", self.uv, self.pv, self.buys, self.buyers),
+                format!("漏斗用户数：浏览 {pv_u}，收藏 {fav_u}，加购 {cart_u}，购买 {buy_u}"),
+                format!(
+                    "浏览→购买转化率 {}；收藏率 {}；加购率 {}；加购→购买 {}",
+                    p(self.conversion),
+                    p(self.fav_rate),
+                    p(self.cart_rate),
+                    p(self.cart_to_buy)
+                ),
+                format!(
+                    "高峰 {}:00，低谷 {}:00，高峰/低谷 {:.1} 倍；18–24 点占 {}；购买最多的小时 {}:00",
+                    self.peak_hour,
+                    self.trough_hour,
+                    self.peak_to_trough,
+                    p(self.evening_share),
+                    self.buy_peak_hour
+                ),
+                format!(
+                    "日均 UV {:.0}；UV 最高 {}；最低 {}；最后两天较前期 {}；购买最多 {}",
+                    self.avg_daily_uv,
+                    dv(&self.best_uv_day, false),
+                    dv(&self.worst_uv_day, false),
+                    self.last2_lift.map(p).unwrap_or("-".into()),
+                    dv(&self.best_buy_day, false)
+                ),
+                format!(
+                    "平均次日留存 {}；最高 {}；最低 {}",
+                    p(self.avg_day1_retention),
+                    dv(&self.best_retention, true),
+                    dv(&self.worst_retention, true)
+                ),
+                format!("复购用户 {}，复购率 {}", self.repeat_buyers, p(self.repurchase_rate)),
+                format!("RFM 分层：{}", segs.join("；")),
+                format!("Top 类目（类目:购买次数）：{}；前 10 占全部购买 {}", cats.join("，"), p(self.top10_buy_share)),
+            ]
+        } else {
+            vec![
+                format!("Range: {} to {}, {} days, time zone {}", self.from, self.to, self.days, self.timezone),
+                format!("UV {}; PV {}; buy events {}; buyers {}", self.uv, self.pv, self.buys, self.buyers),
+                format!("Funnel users: pv {pv_u}, fav {fav_u}, cart {cart_u}, buy {buy_u}"),
+                format!(
+                    "pv→buy conversion {}; fav rate {}; cart rate {}; cart→buy {}",
+                    p(self.conversion),
+                    p(self.fav_rate),
+                    p(self.cart_rate),
+                    p(self.cart_to_buy)
+                ),
+                format!(
+                    "Peak hour {}:00, trough {}:00, peak/trough {:.1}x; 18:00-24:00 share {}; most buys at {}:00",
+                    self.peak_hour,
+                    self.trough_hour,
+                    self.peak_to_trough,
+                    p(self.evening_share),
+                    self.buy_peak_hour
+                ),
+                format!(
+                    "Mean daily UV {:.0}; highest {}; lowest {}; last two days vs before {}; most buys {}",
+                    self.avg_daily_uv,
+                    dv(&self.best_uv_day, false),
+                    dv(&self.worst_uv_day, false),
+                    self.last2_lift.map(p).unwrap_or("-".into()),
+                    dv(&self.best_buy_day, false)
+                ),
+                format!(
+                    "Average day-1 retention {}; best {}; worst {}",
+                    p(self.avg_day1_retention),
+                    dv(&self.best_retention, true),
+                    dv(&self.worst_retention, true)
+                ),
+                format!("Repeat buyers {}, repurchase rate {}", self.repeat_buyers, p(self.repurchase_rate)),
+                format!("RFM segments: {}", segs.join("; ")),
+                format!("Top categories (id:buys): {}; top-10 share of buys {}", cats.join(", "), p(self.top10_buy_share)),
+            ]
+        };
+        lines.iter().map(|l| format!("- {l}\n")).collect()
     }
 }

@@ -6,7 +6,10 @@
 //! rule-based insights from the same [`Metrics`](crate::metrics::Metrics) as `ecomm analyze`;
 //! they are what the report and dashboard show when no language model is configured.
 
+pub mod cache;
 pub mod facts;
+pub mod grounding;
+pub mod llm;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};
@@ -37,4 +40,262 @@ pub enum Source {
     Rules,
     /// A local language model.
     Llm,
+}
+
+use crate::render::i18n::Lang;
+use facts::Facts;
+use std::path::Path;
+use std::time::Instant;
+
+/// What to produce insights from, and how.
+pub struct Request<'a> {
+    /// The fact sheet.
+    pub facts: &'a Facts,
+    /// Output language.
+    pub lang: Lang,
+    /// `--model`, if given (else `ECOMM_MODEL`, else `models/*.gguf`).
+    pub model: Option<&'a Path>,
+    /// CPU threads for the model.
+    pub threads: usize,
+    /// Sampling seed.
+    pub seed: u32,
+    /// The app DB for the cache (None: no cache).
+    pub app: Option<&'a cache::AppDb>,
+    /// Use the model if one is found (false: rules only).
+    pub use_llm: bool,
+}
+
+/// One model generation and what the grounding check made of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Attempt {
+    /// What the model wrote (valid JSON unless it ran out of tokens).
+    pub raw: String,
+    /// Whether `raw` parsed and matched the schema.
+    pub valid: bool,
+    /// Insights that passed the grounding check.
+    pub kept: usize,
+    /// (finding, numbers not in the fact sheet) of each dropped insight.
+    pub dropped: Vec<(String, Vec<String>)>,
+    /// Generated tokens.
+    pub tokens: usize,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// The insights and how they were made.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Outcome {
+    /// rules or llm.
+    pub source: Source,
+    /// 3 to 8 insights.
+    pub insights: Vec<Insight>,
+    /// What the reader should know (e.g. how to enable the model); may be empty.
+    pub note: String,
+    /// The model file used, if any.
+    pub model: Option<String>,
+    /// Answered from the app DB's cache (no inference).
+    pub cached: bool,
+    /// Insights dropped by the grounding check, over all attempts.
+    pub dropped: usize,
+    /// Whether a second generation ran.
+    pub regenerated: bool,
+    /// Generated tokens, over all attempts.
+    pub tokens: usize,
+    /// Generated tokens per second.
+    pub tokens_per_sec: f64,
+    /// Seconds end to end (this run).
+    pub seconds: f64,
+    /// Seconds to load the model.
+    pub load_seconds: f64,
+    /// Each generation.
+    pub attempts: Vec<Attempt>,
+}
+
+/// An area's display name in `lang`.
+pub fn area_name(lang: Lang, area: &str) -> String {
+    let zh = match area {
+        "conversion" => "转化",
+        "timing" => "时段",
+        "segments" => "用户分层",
+        "retention" => "留存",
+        _ => "类目",
+    };
+    if lang == Lang::Zh {
+        zh.into()
+    } else {
+        area.into()
+    }
+}
+
+fn rules_outcome(req: &Request, note: String, model: Option<String>) -> Outcome {
+    Outcome {
+        source: Source::Rules,
+        insights: rules::insights(req.facts, req.lang),
+        note,
+        model,
+        cached: false,
+        dropped: 0,
+        regenerated: false,
+        tokens: 0,
+        tokens_per_sec: 0.0,
+        seconds: 0.0,
+        load_seconds: 0.0,
+        attempts: Vec::new(),
+    }
+}
+
+fn how_to_enable(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Zh => "启用本地大模型：用 --model PATH.gguf、设置 ECOMM_MODEL，或把 .gguf 文件放进 models/（推荐 Qwen2.5 1.5B/3B Instruct GGUF，见 README）。",
+        Lang::En => "To use a local LLM: pass --model PATH.gguf, set ECOMM_MODEL, or put a .gguf file in models/ (Qwen2.5 1.5B/3B Instruct GGUF recommended; see the README).",
+    }
+}
+
+/// Insights for `req`: from the model when one is found and loads (cached in the app DB),
+/// otherwise from [`rules`]. Never fails and never returns fewer than 3 insights.
+pub fn produce(req: &Request) -> Outcome {
+    let t0 = Instant::now();
+    let mut out = produce_inner(req, req.lang == Lang::Zh);
+    if !out.cached {
+        out.seconds = t0.elapsed().as_secs_f64();
+    }
+    out
+}
+
+fn produce_inner(req: &Request, zh: bool) -> Outcome {
+    if !req.use_llm {
+        return rules_outcome(req, if zh { "按要求只使用规则建议。".into() } else { "Rule-based insights, as requested.".into() }, None);
+    }
+    let Some(path) = llm::find_model(req.model) else {
+        let note = format!(
+            "{}{}",
+            if zh {
+                "未配置模型，以下为基于规则的建议。"
+            } else {
+                "No model is configured; these insights come from rules. "
+            },
+            how_to_enable(req.lang)
+        );
+        return rules_outcome(req, note, None);
+    };
+    let shown = path.display().to_string();
+    let model_hash = match llm::model_hash(&path) {
+        Ok(h) => h,
+        Err(e) => {
+            let note = format!("{} {shown}: {e}. {}", if zh { "无法读取模型" } else { "Cannot read the model" }, how_to_enable(req.lang));
+            return rules_outcome(req, note, Some(shown));
+        }
+    };
+    let facts_json = serde_json::to_string(req.facts).unwrap_or_default();
+    let facts_hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(facts_json.as_bytes()));
+    let lang = if zh { "zh" } else { "en" };
+    let key = format!("{facts_hash}:{model_hash}:{}:{lang}:{}", llm::PROMPT_VERSION, req.seed);
+    let t0 = Instant::now();
+    if let Some(app) = req.app {
+        if let Ok(Some(json)) = app.get(&key) {
+            if let Ok(mut o) = serde_json::from_str::<Outcome>(&json) {
+                o.cached = true;
+                o.seconds = t0.elapsed().as_secs_f64();
+                let _ = app.record(&key, if o.source == Source::Llm { "llm" } else { "rules" }, true, o.seconds);
+                return o;
+            }
+        }
+    }
+    let model = match llm::Model::load(&path) {
+        Ok(m) => m,
+        Err(e) => {
+            let note = format!("{e}; {}", how_to_enable(req.lang));
+            return rules_outcome(req, note, Some(shown));
+        }
+    };
+    let allowed = req.facts.allowed();
+    let opts = llm::Options { threads: req.threads, seed: req.seed, max_tokens: 1200 };
+    let mut kept: Vec<Insight> = Vec::new();
+    let mut attempts = Vec::new();
+    let mut target = 0;
+    for round in 0..2 {
+        let (system, user) = llm::messages(req.facts, req.lang, round > 0);
+        let o = match model.generate(&system, &user, &llm::Options { seed: opts.seed.wrapping_add(round), ..opts.clone() }) {
+            Ok(o) => o,
+            Err(e) => {
+                let note = format!("{e}; {}", how_to_enable(req.lang));
+                return rules_outcome(req, note, Some(shown));
+            }
+        };
+        let parsed = serde_json::from_str::<serde_json::Value>(&o.raw).map_err(|e| e.to_string()).and_then(|v| llm::validate(&v));
+        let mut a =
+            Attempt { raw: o.raw.clone(), valid: parsed.is_ok(), kept: 0, dropped: Vec::new(), tokens: o.tokens, seconds: o.seconds };
+        let items = parsed.unwrap_or_default();
+        if round == 0 {
+            target = items.len().max(3);
+        }
+        for ins in items {
+            let unknown = allowed.unknown(&format!("{} {} {}", ins.finding, ins.action, ins.expected_impact));
+            if !unknown.is_empty() {
+                a.dropped.push((ins.finding.clone(), unknown));
+            } else if kept.len() < target && !kept.iter().any(|k| k.finding == ins.finding) {
+                kept.push(ins);
+                a.kept += 1;
+            }
+        }
+        let clean = a.valid && a.dropped.is_empty() && kept.len() >= 3;
+        attempts.push(a);
+        if clean || kept.len() >= target {
+            break;
+        }
+    }
+    let tokens: usize = attempts.iter().map(|a| a.tokens).sum();
+    let gen_seconds: f64 = attempts.iter().map(|a| a.seconds).sum();
+    let dropped: usize = attempts.iter().map(|a| a.dropped.len()).sum();
+    let note = if dropped > 0 {
+        if zh {
+            format!("{dropped} 条建议引用了事实表之外的数字，已丢弃并重新生成一次。")
+        } else {
+            format!("{dropped} insight(s) cited numbers not in the fact sheet; they were dropped and regenerated once.")
+        }
+    } else {
+        String::new()
+    };
+    let mut outcome = Outcome {
+        source: Source::Llm,
+        insights: kept,
+        note,
+        model: Some(shown),
+        cached: false,
+        dropped,
+        regenerated: attempts.len() > 1,
+        tokens,
+        tokens_per_sec: if gen_seconds > 0.0 { tokens as f64 / gen_seconds } else { 0.0 },
+        seconds: 0.0,
+        load_seconds: model.load_seconds,
+        attempts,
+    };
+    if outcome.insights.len() < 3 {
+        outcome.note = if zh {
+            format!("模型的建议未通过检查（有效 {} 条，丢弃 {dropped} 条）。", outcome.insights.len())
+        } else {
+            format!("The model's insights did not pass the checks ({} valid, {dropped} dropped).", outcome.insights.len())
+        };
+        outcome = Outcome {
+            attempts: std::mem::take(&mut outcome.attempts),
+            dropped,
+            regenerated: outcome.regenerated,
+            tokens,
+            tokens_per_sec: outcome.tokens_per_sec,
+            load_seconds: outcome.load_seconds,
+            ..rules_outcome(
+                req,
+                format!("{} {}", outcome.note, if zh { "（已改用规则建议）" } else { "(rule-based insights shown instead)" }),
+                outcome.model.clone(),
+            )
+        };
+    }
+    outcome.seconds = t0.elapsed().as_secs_f64();
+    if let Some(app) = req.app {
+        if let Ok(json) = serde_json::to_string(&outcome) {
+            let _ = app.put(&key, &facts_hash, &model_hash, llm::PROMPT_VERSION, lang, &json);
+        }
+        let _ = app.record(&key, if outcome.source == Source::Llm { "llm" } else { "rules" }, false, outcome.seconds);
+    }
+    outcome
 }

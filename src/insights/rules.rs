@@ -56,8 +56,8 @@ pub fn insights(f: &Facts, lang: Lang) -> Vec<Insight> {
                 "Send time-limited coupons and price-drop alerts to users who carted but did not buy, and shorten checkout.".into(),
             ),
             s(
-                format!("加购→购买比例每提升 5 个百分点，约多 {} 名购买用户。", int((f.stage_users[2] as f64 * 0.05).round() as u64)),
-                format!("Each 5-point gain in cart→buy adds about {} buyers.", int((f.stage_users[2] as f64 * 0.05).round() as u64)),
+                format!("{} 名加购用户中每多一人完成购买，就多一名购买用户。", int(f.stage_users[2])),
+                format!("Every one of the {} cart users who completes a purchase is one more buyer.", int(f.stage_users[2])),
             ),
         ));
     }
@@ -188,4 +188,67 @@ pub fn insights(f: &Facts, lang: Lang) -> Vec<Insight> {
         ));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insights::facts::DateValue;
+    use chrono::NaiveDate;
+
+    fn facts(buyers: u64) -> Facts {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        Facts {
+            from: d("2017-11-25"),
+            to: d("2017-12-03"),
+            days: 9,
+            timezone: "Asia/Shanghai".into(),
+            uv: 983,
+            pv: 89_666,
+            buys: if buyers > 0 { 2_101 } else { 0 },
+            buyers,
+            stage_users: [980, 363, 723, buyers],
+            conversion: buyers as f64 / 980.0,
+            fav_rate: 363.0 / 980.0,
+            cart_rate: 723.0 / 980.0,
+            cart_to_buy: buyers as f64 / 723.0,
+            peak_hour: 21,
+            trough_hour: 4,
+            peak_to_trough: 22.337,
+            evening_hours: (18, 24),
+            evening_share: 0.4241,
+            buy_peak_hour: 13,
+            avg_daily_uv: 770.33,
+            best_uv_day: Some(DateValue { date: d("2017-12-03"), value: 965.0 }),
+            worst_uv_day: Some(DateValue { date: d("2017-11-25"), value: 695.0 }),
+            last2_lift: Some(0.349),
+            best_buy_day: Some(DateValue { date: d("2017-12-03"), value: 272.0 }),
+            avg_day1_retention: 0.8339,
+            best_retention: Some(DateValue { date: d("2017-12-02"), value: 0.982 }),
+            worst_retention: Some(DateValue { date: d("2017-11-26"), value: 0.7676 }),
+            repeat_buyers: buyers * 2 / 3,
+            repurchase_rate: if buyers > 0 { (buyers * 2 / 3) as f64 / buyers as f64 } else { 0.0 },
+            segments: vec![("champions".into(), 81, 0.1207), ("hibernating".into(), 196, 0.2921)],
+            largest_segment: (buyers > 0).then(|| ("hibernating".to_string(), 196, 0.2921)),
+            top_categories: if buyers > 0 { vec![(2_735_466, 38)] } else { vec![] },
+            top10_buy_share: 0.1252,
+        }
+    }
+
+    #[test]
+    fn rule_insights_cite_only_fact_sheet_numbers() {
+        for buyers in [671, 0] {
+            let f = facts(buyers);
+            let allowed = f.allowed();
+            for lang in [Lang::Zh, Lang::En] {
+                let v = insights(&f, lang);
+                assert!((3..=8).contains(&v.len()), "{} insights", v.len());
+                for i in &v {
+                    let text = format!("{} {} {}", i.finding, i.action, i.expected_impact);
+                    assert!(allowed.unknown(&text).is_empty(), "{text}: {:?}", allowed.unknown(&text));
+                    assert!(crate::insights::AREAS.contains(&i.area.as_str()) && (1..=5).contains(&i.priority));
+                }
+            }
+        }
+    }
 }

@@ -396,22 +396,8 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
     if !input.insights_note.is_empty() {
         d.paragraph(&input.insights_note, 9.0, ink::MUTED);
     }
-    let area_name = |a: &str| -> String {
-        let zh = match a {
-            "conversion" => "转化",
-            "timing" => "时段",
-            "segments" => "用户分层",
-            "retention" => "留存",
-            _ => "类目",
-        };
-        if lang == Lang::Zh {
-            zh.into()
-        } else {
-            a.into()
-        }
-    };
     for (i, ins) in insights.iter().enumerate() {
-        d.heading(&format!("{}. [{}] P{}", i + 1, area_name(&ins.area), ins.priority), 2);
+        d.heading(&format!("{}. [{}] P{}", i + 1, crate::insights::area_name(lang, &ins.area), ins.priority), 2);
         d.bullet(&format!("{}{}", tr(lang, "发现：", "Finding: "), ins.finding), 9.5);
         d.bullet(&format!("{}{}", tr(lang, "行动：", "Action: "), ins.action), 9.5);
         d.bullet(&format!("{}{}", tr(lang, "预期效果：", "Expected impact: "), ins.expected_impact), 9.5);
