@@ -147,8 +147,16 @@ pub fn analysis(m: &Metrics, lang: Lang) -> String {
     o.push_str(&table(&["#", t(lang, "category"), t(lang, "buys")], &rows));
 
     section(&mut o, t(lang, "rfm"));
-    let rows: Vec<Vec<String>> = m
-        .rfm
+    let rows = rfm_rows(m, lang);
+    o.push_str(&table(&rfm_header(lang), &rows));
+    let _ = writeln!(o, "{}: {}", t(lang, "buyers"), int(m.rfm.buyers));
+    o
+}
+
+/// The RFM table's header and rows (segment, users, share, average R/F/M, action), shared by
+/// the terminal table and the PDF report.
+pub fn rfm_rows(m: &Metrics, lang: Lang) -> Vec<Vec<String>> {
+    m.rfm
         .segments
         .iter()
         .map(|s| {
@@ -162,13 +170,12 @@ pub fn analysis(m: &Metrics, lang: Lang) -> String {
                 if lang == Lang::Zh { s.action_zh.clone() } else { s.action_en.clone() },
             ]
         })
-        .collect();
-    o.push_str(&table(
-        &[t(lang, "segment"), t(lang, "users"), t(lang, "share"), t(lang, "avg_r"), t(lang, "avg_f"), t(lang, "avg_m"), t(lang, "action")],
-        &rows,
-    ));
-    let _ = writeln!(o, "{}: {}", t(lang, "buyers"), int(m.rfm.buyers));
-    o
+        .collect()
+}
+
+/// The RFM table's column headers.
+pub fn rfm_header(lang: Lang) -> [&'static str; 7] {
+    [t(lang, "segment"), t(lang, "users"), t(lang, "share"), t(lang, "avg_r"), t(lang, "avg_f"), t(lang, "avg_m"), t(lang, "action")]
 }
 
 /// The ingest summary as terminal text.

@@ -343,32 +343,10 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
     ];
     section(&mut d, 6, t(lang, "rfm").to_string(), rfm_numbers, narrative::rfm(&f, lang), drawn.next());
     d.heading(&tr(lang, "RFM 分层明细", "RFM segment table"), 2);
-    let rows: Vec<Vec<String>> = m
-        .rfm
-        .segments
-        .iter()
-        .map(|s| {
-            vec![
-                segment_name(lang, &s.segment),
-                int(s.users),
-                pct(s.share),
-                format!("{:.2}", s.avg_recency),
-                format!("{:.2}", s.avg_frequency),
-                format!("{:.2}", s.avg_monetary),
-                if lang == Lang::Zh { s.action_zh.clone() } else { s.action_en.clone() },
-            ]
-        })
-        .collect();
+    let rows = crate::render::table::rfm_rows(m, lang);
+    let header: Vec<String> = crate::render::table::rfm_header(lang).iter().map(|h| h.to_string()).collect();
     d.table(
-        &[
-            t(lang, "segment").into(),
-            t(lang, "users").into(),
-            t(lang, "share").into(),
-            t(lang, "avg_r").into(),
-            t(lang, "avg_f").into(),
-            t(lang, "avg_m").into(),
-            t(lang, "action").into(),
-        ],
+        &header,
         &rows,
         &[0.16, 0.1, 0.09, 0.1, 0.08, 0.08, 0.39],
         &[Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right, Align::Left],
