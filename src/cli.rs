@@ -50,6 +50,11 @@ pub enum Command {
     ///          (--threads sets DuckDB's and llama.cpp's CPU threads; 0 = all cores)
     ///          ecomm insights --db local.duckdb --lang en --format json
     Insights(InsightsArgs),
+    /// The live dashboard in your browser: KPIs, charts, RFM, insights, PDF export; works offline.
+    ///
+    /// Example: ecomm serve --db local.duckdb --open
+    ///          ecomm serve --db data/demo.duckdb --port 8502
+    Serve(ServeArgs),
     /// Write the PDF report (Chinese or English) and every chart as PNG and SVG.
     ///
     /// Fonts: --font, then $ECOMM_FONT, then fonts/, then the system's CJK fonts
@@ -192,6 +197,23 @@ pub struct AnalyzeArgs {
     /// Language of the tables.
     #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = Lang::Zh)]
     pub lang: Lang,
+}
+
+/// `ecomm serve`
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// DB options.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on (only the local machine for now).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port (0 = any free port).
+    #[arg(long, default_value_t = 8501)]
+    pub port: u16,
+    /// Open the dashboard in the default browser.
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// `ecomm insights --format`

@@ -12,5 +12,6 @@ pub mod metrics;
 pub mod mysql;
 pub mod render;
 pub mod report;
+pub mod serve;
 pub mod store;
 pub mod tz;

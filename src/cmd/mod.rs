@@ -7,6 +7,7 @@ pub mod gen;
 pub mod ingest;
 pub mod insights;
 pub mod report;
+pub mod serve;
 pub mod sync_mysql;
 
 use crate::cli::{Cli, Command};
@@ -31,6 +32,7 @@ pub fn run() -> i32 {
         Command::Ingest(a) => ingest::run(a),
         Command::Analyze(a) => analyze::run(a),
         Command::Insights(a) => insights::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Report(a) => report::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),

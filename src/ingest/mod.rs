@@ -428,7 +428,7 @@ fn existing_rows(conn: &duckdb::Connection, replace: bool) -> Result<u64, Ingest
     if replace {
         return Ok(0);
     }
-    Ok(conn.query_row("SELECT count(*) FROM user_behavior", [], |r| r.get::<_, i64>(0))? as u64)
+    Ok(crate::store::row_count(conn)?)
 }
 
 fn date_of_day(day: i64) -> Option<NaiveDate> {
@@ -676,9 +676,11 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
     .to_string();
     loader.log(ingest_id, &entries, &options, &started, &now_utc())?;
     if let Ok(marker) = std::env::var("ECOMM_TEST_PAUSE_BEFORE_COMMIT") {
-        // Test hook: lets the atomicity test kill the process inside the transaction.
+        // Test hook: lets the atomicity test kill the process inside the transaction (and the
+        // dashboard test read while the write lock is held, for ECOMM_TEST_PAUSE_SECS).
         let _ = std::fs::write(&marker, b"paused");
-        std::thread::sleep(std::time::Duration::from_secs(120));
+        let secs = std::env::var("ECOMM_TEST_PAUSE_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(120);
+        std::thread::sleep(std::time::Duration::from_secs(secs));
     }
     loader.commit()?;
     trace(t0, "committed");

@@ -104,14 +104,25 @@ pub fn open(path: &Path, mode: Mode, opts: &OpenOptions) -> Result<Connection, S
     if mode == Mode::ReadOnly && !path.exists() {
         return Err(StoreError::Missing(path.to_path_buf()));
     }
-    let mut cfg = Config::default()
-        .access_mode(if mode == Mode::ReadOnly { AccessMode::ReadOnly } else { AccessMode::ReadWrite })?
-        .enable_autoload_extension(false)?
-        .max_memory(&opts.memory_limit)?;
-    if opts.threads > 0 {
-        cfg = cfg.threads(opts.threads as i64)?;
-    }
-    let conn = Connection::open_with_flags(path, cfg).map_err(|e| map_open_error(path, e))?;
+    let config = || -> Result<Config, StoreError> {
+        let mut cfg = Config::default()
+            .access_mode(if mode == Mode::ReadOnly { AccessMode::ReadOnly } else { AccessMode::ReadWrite })?
+            .enable_autoload_extension(false)?
+            .max_memory(&opts.memory_limit)?;
+        if opts.threads > 0 {
+            cfg = cfg.threads(opts.threads as i64)?;
+        }
+        Ok(cfg)
+    };
+    // A writer waits up to 3 s for readers (e.g. a dashboard request, which holds the file for
+    // milliseconds) to let go of the lock; readers never wait.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(if mode == Mode::ReadWrite { 3 } else { 0 });
+    let conn = loop {
+        match Connection::open_with_flags(path, config()?).map_err(|e| map_open_error(path, e)) {
+            Err(StoreError::Locked(_)) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(100)),
+            other => break other?,
+        }
+    };
     // Row order inside a table carries no meaning here; without it, large inserts stream with less memory.
     conn.execute_batch("SET preserve_insertion_order = false")?;
     let has_meta: i64 = conn.query_row(
@@ -271,6 +282,11 @@ pub fn ingest_totals(conn: &Connection) -> Result<IngestTotals, StoreError> {
             })
         },
     )?)
+}
+
+/// Rows in `user_behavior`.
+pub fn row_count(conn: &Connection) -> Result<u64, StoreError> {
+    Ok(conn.query_row("SELECT count(*) FROM user_behavior", [], |r| r.get::<_, i64>(0))? as u64)
 }
 
 /// The files loaded into the DB (file names as given to `ecomm ingest`), in ingest order.

@@ -1,0 +1,55 @@
+//! `ecomm serve`: the dashboard on http://127.0.0.1:8501 by default.
+
+use crate::cli::ServeArgs;
+use crate::serve::{router, AppState};
+use crate::store::{self, Mode, OpenOptions};
+use anyhow::{bail, Context, Result};
+use std::sync::Arc;
+
+/// Runs the server until Ctrl-C.
+pub fn run(a: ServeArgs) -> Result<()> {
+    let ip: std::net::IpAddr = a.host.parse().with_context(|| format!("--host {}: expected an IP address such as 127.0.0.1", a.host))?;
+    if !ip.is_loopback() {
+        bail!(
+            "listening on {ip} would expose the dashboard to the network, which needs accounts (`ecomm user add`), not available yet; use --host 127.0.0.1 / 仅支持本机访问（127.0.0.1）"
+        );
+    }
+    let open = OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads };
+    // Fail fast with the store's own sentence when the DB is missing or not ecomm's.
+    {
+        let conn = store::open(&a.db.db, Mode::ReadOnly, &open)?;
+        store::require_window(&conn, &a.db.db)?;
+    }
+    let state = Arc::new(AppState::new(a.db.db.clone(), open, super::insights::model_threads(a.db.threads)));
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((ip, a.port))
+            .await
+            .with_context(|| format!("cannot listen on {ip}:{}; is another server using the port? try --port", a.port))?;
+        let addr = listener.local_addr()?;
+        let url = format!("http://{addr}/");
+        println!("ecomm dashboard: {url}  (Ctrl-C to stop)");
+        if a.open {
+            open_browser(&url);
+        }
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(())
+    })
+}
+
+fn open_browser(url: &str) {
+    let cmd = if cfg!(target_os = "macos") {
+        ("open", vec![url])
+    } else if cfg!(windows) {
+        ("cmd", vec!["/C", "start", "", url])
+    } else {
+        ("xdg-open", vec![url])
+    };
+    if std::process::Command::new(cmd.0).args(&cmd.1).spawn().is_err() {
+        eprintln!("could not open a browser; open {url} yourself");
+    }
+}

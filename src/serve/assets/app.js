@@ -1,0 +1,307 @@
+// ecomm dashboard: vanilla JS, no network beyond this server. Every number comes from
+// /api/metrics (the same JSON as `ecomm analyze --format json`).
+"use strict";
+
+const PALETTE = ["#1f3b73", "#e6911e", "#2a9d8f", "#961e2d", "#787878"];
+const T = {
+  zh: {
+    title: "用户行为分析", from: "开始", to: "结束", reset: "全部", pdf: "下载 PDF", funnel: "转化漏斗（各阶段用户数）",
+    hourly: "24 小时行为分布", daily: "每日趋势：活跃用户与购买", retention: "次日留存率（按日期）", rfm: "RFM 用户分层（购买用户）",
+    categories: "购买量 Top 10 类目", insights: "运营建议", run: "生成建议", data: "数据", uv: "访客数 UV", pv: "浏览量 PV",
+    buys: "购买次数", buyers: "购买用户", conversion: "浏览→购买 用户转化率", retention1: "平均次日留存", repurchase: "复购率",
+    peak: "高峰时段", users: "用户", share: "占比", action: "建议动作", segment: "分层", avg_r: "平均 R", avg_f: "平均 F", avg_m: "平均 M",
+    pv_s: "浏览 pv", fav_s: "收藏 fav", cart_s: "加购 cart", buy_s: "购买 buy", prev: "环比", first: "相对浏览", hour: "小时",
+    active: "活跃用户 UV", buys_l: "购买次数", running: "正在生成建议…", source_llm: "来源：本地大模型（数字已核对）",
+    source_rules: "来源：规则（未使用大模型）", finding: "发现：", act: "行动：", impact: "预期效果：", cat: "类目",
+    db: "数据库", window: "时间窗口", tz: "时区", rows: "行数", ingests: "导入批次", last_ingest: "最近导入", rows_read: "读取行数",
+    malformed: "格式错误", bad_behavior: "未知行为类型", out_of_window: "超出时间窗口", duplicate: "重复行", rejects_file: "拒绝行文件",
+    files: "数据文件", empty: "区间内没有数据", lang: "EN",
+    champions: "重要价值用户", loyal: "忠诚用户", potential: "潜力用户", at_risk: "流失预警用户", hibernating: "沉睡用户",
+  },
+  en: {
+    title: "User behaviour analysis", from: "From", to: "To", reset: "All", pdf: "Download PDF", funnel: "Conversion funnel (users per stage)",
+    hourly: "Activity by hour of day", daily: "Daily trend: active users and buys", retention: "Day-1 retention by date", rfm: "RFM segments (buyers)",
+    categories: "Top 10 categories by buys", insights: "Insights", run: "Generate insights", data: "Data", uv: "Unique visitors (UV)", pv: "Page views (PV)",
+    buys: "Buy events", buyers: "Buyers", conversion: "pv→buy user conversion", retention1: "Average day-1 retention", repurchase: "Repurchase rate",
+    peak: "Peak hour", users: "Users", share: "Share", action: "Suggested action", segment: "Segment", avg_r: "Avg R", avg_f: "Avg F", avg_m: "Avg M",
+    pv_s: "pv", fav_s: "fav", cart_s: "cart", buy_s: "buy", prev: "from previous", first: "from pv", hour: "Hour",
+    active: "Active users (UV)", buys_l: "Buys", running: "Generating insights…", source_llm: "Source: local LLM (numbers checked)",
+    source_rules: "Source: rules (no language model)", finding: "Finding: ", act: "Action: ", impact: "Expected impact: ", cat: "cat.",
+    db: "DB", window: "Window", tz: "Time zone", rows: "Rows", ingests: "Ingests", last_ingest: "Last ingest", rows_read: "Rows read",
+    malformed: "malformed", bad_behavior: "unknown behaviour", out_of_window: "out of window", duplicate: "duplicate", rejects_file: "Rejects file",
+    files: "Files", empty: "No data in this range", lang: "中文",
+    champions: "champions", loyal: "loyal", potential: "potential", at_risk: "at risk", hibernating: "hibernating",
+  },
+};
+
+const state = { lang: "zh", from: "", to: "", meta: null, metrics: null };
+const $ = (id) => document.getElementById(id);
+const t = (k) => T[state.lang][k] || k;
+const int = (n) => Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+const pct = (r) => (r * 100).toFixed(2) + "%";
+function compact(v) {
+  const a = Math.abs(v);
+  const trim = (x, u) => (x >= 100 ? x.toFixed(0) : x.toFixed(1)).replace(/\.0$/, "") + u;
+  if (state.lang === "zh") {
+    if (a >= 1e8) return trim(v / 1e8, "亿");
+    if (a >= 1e4) return trim(v / 1e4, "万");
+  } else {
+    if (a >= 1e9) return trim(v / 1e9, "B");
+    if (a >= 1e6) return trim(v / 1e6, "M");
+    if (a >= 1e4) return trim(v / 1e3, "K");
+  }
+  return Number.isInteger(v) ? int(v) : v.toFixed(1);
+}
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+
+function query(extra) {
+  const p = new URLSearchParams();
+  if (state.from) p.set("from", state.from);
+  if (state.to) p.set("to", state.to);
+  if (extra) for (const [k, v] of Object.entries(extra)) p.set(k, v);
+  return p.toString();
+}
+
+async function getJSON(url) {
+  const r = await fetch(url);
+  const body = await r.json().catch(() => ({ error: r.statusText }));
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
+}
+
+function showError(msg) {
+  $("error").hidden = !msg;
+  $("error").textContent = msg || "";
+}
+
+// ---------- tooltip ----------
+function tip(evt, text) {
+  const el = $("tip");
+  if (!text) { el.hidden = true; return; }
+  el.hidden = false;
+  el.textContent = text;
+  el.style.left = evt.clientX + 12 + "px";
+  el.style.top = evt.clientY + 12 + "px";
+}
+function hoverable(svg) {
+  svg.querySelectorAll("[data-tip]").forEach((n) => {
+    n.addEventListener("mousemove", (e) => tip(e, n.getAttribute("data-tip")));
+    n.addEventListener("mouseleave", (e) => tip(e, ""));
+  });
+}
+function mount(id, svg) {
+  $(id).innerHTML = svg;
+  hoverable($(id));
+}
+
+// ---------- charts (SVG) ----------
+const W = 640, H = 320;
+
+function empty() {
+  return `<svg viewBox="0 0 ${W} ${H}"><text x="${W / 2}" y="${H / 2}" text-anchor="middle">${esc(t("empty"))}</text></svg>`;
+}
+
+function funnel(stages) {
+  if (!stages.some((s) => s.users > 0)) return empty();
+  const max = Math.max(...stages.map((s) => s.users), 1), lw = 90, rw = 170, bw = W - lw - rw, row = H / stages.length;
+  let s = `<svg viewBox="0 0 ${W} ${H}">`;
+  stages.forEach((st, i) => {
+    const w = Math.max(2, (st.users / max) * bw), x = lw + (bw - w) / 2, y = i * row + row * 0.12, h = row * 0.76;
+    const rates = i === 0 ? "100%" : `${t("prev")} ${pct(st.rate_from_prev)} · ${t("first")} ${pct(st.rate_from_first)}`;
+    const tipText = `${t(st.stage + "_s")}: ${int(st.users)} ${t("users")}, ${int(st.events)} events\n${rates}`;
+    s += `<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="${PALETTE[i]}" data-tip="${esc(tipText)}"/>`;
+    s += `<text x="${lw - 8}" y="${y + h / 2 + 4}" text-anchor="end">${esc(t(st.stage + "_s"))}</text>`;
+    s += `<text x="${lw + bw + 8}" y="${y + h / 2 - 3}">${int(st.users)}</text>`;
+    s += `<text x="${lw + bw + 8}" y="${y + h / 2 + 12}" style="fill:#646464">${esc(i === 0 ? "100%" : t("prev") + " " + pct(st.rate_from_prev))}</text>`;
+  });
+  return s + "</svg>";
+}
+
+// The smallest 1/2/2.5/5 × 10^k at or above v, so axis ticks are round numbers.
+function nice(v) {
+  const p = 10 ** Math.floor(Math.log10(v));
+  const n = v / p;
+  return (n <= 1 ? 1 : n <= 2 ? 2 : n <= 2.5 ? 2.5 : n <= 5 ? 5 : 10) * p;
+}
+
+function lines(x, left, right, opts) {
+  const all = left.concat(right);
+  if (!all.some((s) => s.values.some((v) => v > 0))) return empty();
+  const m = { l: 56, r: right.length ? 56 : 12, t: 28, b: 28 }, pw = W - m.l - m.r, ph = H - m.t - m.b, n = x.length;
+  const lmax = nice(Math.max(...left.flatMap((s) => s.values), 1) * 1.05);
+  const rmax = right.length ? nice(Math.max(...right.flatMap((s) => s.values), 1) * 1.05) : 1;
+  const X = (i) => m.l + (n === 1 ? pw / 2 : (i * pw) / (n - 1));
+  const Y = (v, max) => m.t + ph - (v / max) * ph;
+  let s = `<svg viewBox="0 0 ${W} ${H}"><g class="grid">`;
+  for (let k = 0; k <= 4; k++) {
+    const y = m.t + (ph * k) / 4;
+    s += `<line x1="${m.l}" x2="${m.l + pw}" y1="${y}" y2="${y}"/>`;
+    s += `<text x="${m.l - 6}" y="${y + 4}" text-anchor="end">${compact(lmax * (1 - k / 4))}</text>`;
+    if (right.length) s += `<text x="${m.l + pw + 6}" y="${y + 4}">${compact(rmax * (1 - k / 4))}</text>`;
+  }
+  s += "</g>";
+  (opts.marks || []).forEach((i) => {
+    s += `<rect x="${X(i) - pw / n / 2}" y="${m.t}" width="${pw / n}" height="${ph}" fill="#ffecc8"/>`;
+  });
+  const every = Math.max(1, Math.ceil(n / 12));
+  x.forEach((lab, i) => {
+    if (i % every === 0) s += `<text x="${X(i)}" y="${H - 8}" text-anchor="middle">${esc(lab)}</text>`;
+  });
+  s += `<line class="axis" x1="${m.l}" x2="${m.l + pw}" y1="${m.t + ph}" y2="${m.t + ph}"/>`;
+  all.forEach((ser, si) => {
+    const max = si < left.length ? lmax : rmax;
+    const pts = ser.values.map((v, i) => `${X(i)},${Y(v, max)}`).join(" ");
+    s += `<polyline fill="none" stroke="${PALETTE[si]}" stroke-width="2" ${si % 2 ? 'stroke-dasharray="6 4"' : ""} points="${pts}"/>`;
+    ser.values.forEach((v, i) => (s += `<circle cx="${X(i)}" cy="${Y(v, max)}" r="2.5" fill="${PALETTE[si]}"/>`));
+    s += `<rect x="${m.l + si * 110}" y="6" width="10" height="10" fill="${PALETTE[si]}"/><text x="${m.l + si * 110 + 14}" y="15">${esc(ser.name)}</text>`;
+  });
+  // One hover band per x position, listing every series there.
+  x.forEach((lab, i) => {
+    const text = lab + "\n" + all.map((ser) => `${ser.name}: ${opts.percent ? pct(ser.values[i]) : int(ser.values[i])}`).join("\n");
+    s += `<rect x="${X(i) - pw / Math.max(n - 1, 1) / 2}" y="${m.t}" width="${pw / Math.max(n - 1, 1)}" height="${ph}" fill="transparent" data-tip="${esc(text)}"/>`;
+  });
+  return s + "</svg>";
+}
+
+function bars(items, horizontal) {
+  if (!items.some((b) => b.value > 0)) return empty();
+  const max = Math.max(...items.map((b) => b.value), 1e-9);
+  let s = `<svg viewBox="0 0 ${W} ${H}">`;
+  if (horizontal) {
+    const lw = 120, vw = 130, bw = W - lw - vw, row = H / items.length;
+    items.forEach((b, i) => {
+      const y = i * row + row * 0.15, h = row * 0.7, w = Math.max(1, (b.value / max) * bw);
+      s += `<rect x="${lw}" y="${y}" width="${w}" height="${h}" fill="${PALETTE[0]}" data-tip="${esc(b.label + ": " + b.note)}"/>`;
+      s += `<text x="${lw - 6}" y="${y + h / 2 + 4}" text-anchor="end">${esc(b.label)}</text>`;
+      s += `<text x="${lw + w + 6}" y="${y + h / 2 + 4}">${esc(b.note)}</text>`;
+    });
+  } else {
+    const m = { l: 40, b: 24, t: 18 }, pw = W - m.l - 10, ph = H - m.b - m.t, col = pw / items.length;
+    items.forEach((b, i) => {
+      const h = (b.value / max) * ph, x = m.l + i * col + col * 0.2;
+      s += `<rect x="${x}" y="${m.t + ph - h}" width="${col * 0.6}" height="${h}" fill="${PALETTE[0]}" data-tip="${esc(b.label + ": " + b.note)}"/>`;
+      s += `<text x="${x + col * 0.3}" y="${m.t + ph - h - 4}" text-anchor="middle">${esc(b.note)}</text>`;
+      s += `<text x="${x + col * 0.3}" y="${H - 6}" text-anchor="middle">${esc(b.label)}</text>`;
+    });
+    s += `<line class="axis" x1="${m.l}" x2="${W - 10}" y1="${m.t + ph}" y2="${m.t + ph}"/>`;
+  }
+  return s + "</svg>";
+}
+
+// ---------- panels ----------
+function renderKpis(m) {
+  const k = m.kpis;
+  const cards = [
+    ["uv", int(k.uv)], ["pv", int(k.pv)], ["buys", int(k.buys)], ["buyers", int(k.buyers)],
+    ["conversion", pct(k.pv_to_buy_conversion)], ["retention1", pct(k.avg_day1_retention)],
+    ["repurchase", pct(k.repurchase_rate)], ["peak", k.peak_hour + ":00"],
+  ];
+  $("kpis").innerHTML = cards
+    .map(([key, v]) => `<div class="card"><div class="label">${esc(t(key))}</div><div class="value" id="kpi-${key}">${esc(v)}</div></div>`)
+    .join("");
+}
+
+function renderCharts(m) {
+  mount("funnel", funnel(m.funnel));
+  const ser = (b) => ({ name: t(b + "_s"), values: m.hourly.map((h) => h[b]) });
+  const ev = m.hourly.map((h) => [h.pv + h.fav + h.cart + h.buy, h.hour]).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  const marks = ev.slice(0, 3).filter((e) => e[0] > 0).map((e) => e[1]);
+  mount("hourly", lines(m.hourly.map((h) => String(h.hour)), [ser("pv")], [ser("fav"), ser("cart"), ser("buy")], { marks }));
+  const dates = m.daily.map((d) => d.date.slice(5));
+  mount("daily", lines(dates, [{ name: t("active"), values: m.daily.map((d) => d.users) }], [{ name: t("buys_l"), values: m.daily.map((d) => d.buy) }], {}));
+  mount("retention", bars(m.retention.map((r) => ({ label: r.date.slice(5), value: r.rate, note: pct(r.rate) })), false));
+  mount("rfm", bars(m.rfm.segments.map((s) => ({ label: t(s.segment), value: s.users, note: `${int(s.users)} (${pct(s.share)})` })), true));
+  mount("categories", bars(m.top_categories.map((c) => ({ label: `${t("cat")} ${c.category_id}`, value: c.buys, note: int(c.buys) })), true));
+  const head = ["segment", "users", "share", "avg_r", "avg_f", "avg_m", "action"].map((h) => `<th>${esc(t(h))}</th>`).join("");
+  const rows = m.rfm.segments
+    .map((s) => `<tr><td>${esc(t(s.segment))}</td><td class="num">${int(s.users)}</td><td class="num">${pct(s.share)}</td><td class="num">${s.avg_recency.toFixed(1)}</td><td class="num">${s.avg_frequency.toFixed(1)}</td><td class="num">${s.avg_monetary.toFixed(1)}</td><td>${esc(state.lang === "zh" ? s.action_zh : s.action_en)}</td></tr>`)
+    .join("");
+  $("rfm-table").innerHTML = `<tr>${head}</tr>${rows}`;
+}
+
+function renderMeta(meta) {
+  const r = meta.rejects;
+  const rows = [
+    ["db", meta.db], ["files", meta.files.join(", ")], ["window", `${meta.window.start} – ${meta.window.end}`], ["tz", meta.timezone],
+    ["rows", int(meta.rows)], ["ingests", int(meta.ingests)], ["last_ingest", meta.last_ingest || "-"], ["rows_read", int(meta.rows_read)],
+    ["malformed", int(r.malformed)], ["bad_behavior", int(r.bad_behavior)], ["out_of_window", int(r.out_of_window)],
+    ["duplicate", int(r.duplicate)], ["rejects_file", meta.rejects_file],
+  ];
+  $("data").innerHTML = rows.map(([k, v]) => `<tr><th>${esc(t(k))}</th><td>${esc(v)}</td></tr>`).join("");
+}
+
+function renderLabels() {
+  document.documentElement.lang = state.lang;
+  document.querySelectorAll("[data-t]").forEach((n) => (n.textContent = t(n.getAttribute("data-t"))));
+  $("title").textContent = t("title");
+  $("lang").textContent = t("lang");
+  $("pdf").href = "/api/report.pdf?" + query({ lang: state.lang });
+}
+
+function syncUrl() {
+  history.replaceState(null, "", "?" + query({ lang: state.lang }));
+}
+
+async function refresh() {
+  syncUrl();
+  renderLabels();
+  try {
+    state.metrics = await getJSON("/api/metrics?" + query());
+    showError("");
+    renderKpis(state.metrics);
+    renderCharts(state.metrics);
+    document.body.dataset.ready = (Number(document.body.dataset.ready || 0) + 1).toString();
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+async function runInsights() {
+  const box = $("insights");
+  box.innerHTML = `<span class="spinner"></span> ${esc(t("running"))}`;
+  try {
+    const o = await getJSON("/api/insights?" + query({ lang: state.lang }));
+    const items = o.insights
+      .map((i, n) => `<div class="insight"><div class="head">${n + 1}. [${esc(i.area)}] P${i.priority}</div><div>${esc(t("finding"))}${esc(i.finding)}</div><div>${esc(t("act"))}${esc(i.action)}</div><div>${esc(t("impact"))}${esc(i.expected_impact)}</div></div>`)
+      .join("");
+    box.innerHTML = `<div class="note">${esc(o.source === "llm" ? t("source_llm") : t("source_rules"))}</div>${items}<div class="note">${esc(o.note || "")}</div>`;
+  } catch (e) {
+    box.innerHTML = `<div class="error">${esc(e.message)}</div>`;
+  }
+}
+
+async function init() {
+  const p = new URLSearchParams(location.search);
+  state.lang = p.get("lang") === "en" ? "en" : "zh";
+  state.from = p.get("from") || "";
+  state.to = p.get("to") || "";
+  try {
+    state.meta = await getJSON("/api/meta");
+    for (const id of ["from", "to"]) {
+      $(id).min = state.meta.window.start;
+      $(id).max = state.meta.window.end;
+    }
+    renderMeta(state.meta);
+  } catch (e) {
+    showError(e.message);
+  }
+  $("from").value = state.from || (state.meta ? state.meta.window.start : "");
+  $("to").value = state.to || (state.meta ? state.meta.window.end : "");
+  $("from").addEventListener("change", () => { state.from = $("from").value; refresh(); });
+  $("to").addEventListener("change", () => { state.to = $("to").value; refresh(); });
+  $("reset").addEventListener("click", () => {
+    state.from = state.to = "";
+    $("from").value = state.meta ? state.meta.window.start : "";
+    $("to").value = state.meta ? state.meta.window.end : "";
+    refresh();
+  });
+  $("lang").addEventListener("click", () => {
+    state.lang = state.lang === "zh" ? "en" : "zh";
+    if (state.meta) renderMeta(state.meta);
+    refresh();
+  });
+  $("run-insights").addEventListener("click", runInsights);
+  refresh();
+}
+
+init();
