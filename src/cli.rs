@@ -55,6 +55,11 @@ pub enum Command {
     /// Example: ecomm serve --db local.duckdb --open
     ///          ecomm serve --db data/demo.duckdb --port 8502
     Serve(ServeArgs),
+    /// Dashboard accounts (needed to serve on any address other than 127.0.0.1).
+    ///
+    /// Example: ecomm user add alice --role admin --db local.duckdb
+    ///          echo 'a long password' | ecomm user add bob --role viewer --password-stdin
+    User(UserArgs),
     /// Write the PDF report (Chinese or English) and every chart as PNG and SVG.
     ///
     /// Fonts: --font, then $ECOMM_FONT, then fonts/, then the system's CJK fonts
@@ -205,7 +210,7 @@ pub struct ServeArgs {
     /// DB options.
     #[command(flatten)]
     pub db: DbArgs,
-    /// Address to listen on (only the local machine for now).
+    /// Address to listen on; anything but loopback requires accounts (`ecomm user add`).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// Port (0 = any free port).
@@ -214,6 +219,47 @@ pub struct ServeArgs {
     /// Open the dashboard in the default browser.
     #[arg(long)]
     pub open: bool,
+}
+
+/// `ecomm user`
+#[derive(Args, Debug)]
+pub struct UserArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: UserAction,
+}
+
+/// `ecomm user` actions.
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Add a user, or change an existing user's role and password.
+    Add {
+        /// User name.
+        name: String,
+        /// viewer: the dashboard; analyst: also insights and PDF export; admin: also users.
+        #[arg(long, value_enum)]
+        role: crate::accounts::Role,
+        /// The DuckDB file whose dashboard the account is for (accounts live beside it).
+        #[arg(long, default_value = "local.duckdb")]
+        db: PathBuf,
+        /// Read the password from the first line of stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users and roles.
+    List {
+        /// The DuckDB file.
+        #[arg(long, default_value = "local.duckdb")]
+        db: PathBuf,
+    },
+    /// Remove a user and end their sessions.
+    Remove {
+        /// User name.
+        name: String,
+        /// The DuckDB file.
+        #[arg(long, default_value = "local.duckdb")]
+        db: PathBuf,
+    },
 }
 
 /// `ecomm insights --format`

@@ -3,6 +3,7 @@
 //! Data flows one way: files → [`ingest`] → [`store`] (DuckDB) → [`metrics`] → [`insights`] / [`report`] / [`render`] → [`cmd`].
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod cli;
 pub mod cmd;
 pub mod gen;

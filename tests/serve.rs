@@ -23,8 +23,12 @@ impl Drop for Server {
 }
 
 fn serve(db: &Path, cwd: &Path) -> Server {
+    serve_on(db, cwd, "127.0.0.1")
+}
+
+fn serve_on(db: &Path, cwd: &Path, host: &str) -> Server {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("ecomm"))
-        .args(["serve", "--port", "0", "--db"])
+        .args(["serve", "--port", "0", "--host", host, "--db"])
         .arg(db)
         .current_dir(cwd)
         .env_remove("ECOMM_MODEL")
@@ -34,14 +38,32 @@ fn serve(db: &Path, cwd: &Path) -> Server {
         .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.split("http://").nth(1).and_then(|s| s.split('/').next()).unwrap_or_else(|| panic!("no URL in {line:?}")).to_string();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .replace("0.0.0.0", "127.0.0.1");
     Server { child, addr }
 }
 
 /// A GET over a plain TCP connection: (status, headers in lower case, body).
 fn get(s: &Server, path: &str) -> (u16, String, Vec<u8>) {
+    request(s, "GET", path, None, None)
+}
+
+/// Any request, with an optional session cookie and JSON body.
+fn request(s: &Server, method: &str, path: &str, cookie: Option<&str>, body: Option<&str>) -> (u16, String, Vec<u8>) {
     let mut c = TcpStream::connect(&s.addr).unwrap();
-    write!(c, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", s.addr).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", s.addr);
+    if let Some(k) = cookie {
+        head += &format!("Cookie: ecomm_session={k}\r\n");
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() {
+        head += &format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+    }
+    write!(c, "{head}\r\n{body}").unwrap();
     let mut raw = Vec::new();
     c.read_to_end(&mut raw).unwrap();
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("headers");
@@ -217,9 +239,77 @@ fn a_concurrent_ingest_never_shows_torn_numbers() {
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), after);
 }
 
+fn add_user(db: &Path, name: &str, role: &str, password: &str) {
+    ecomm()
+        .args(["user", "add", name, "--role", role, "--password-stdin", "--db"])
+        .arg(db)
+        .write_stdin(format!("{password}\n"))
+        .assert()
+        .success();
+}
+
+/// Logs in; returns the session token from the Set-Cookie header (checked for HttpOnly/SameSite).
+fn login(s: &Server, name: &str, password: &str) -> Option<String> {
+    let (status, head, _) = request(s, "POST", "/login", None, Some(&format!(r#"{{"name":"{name}","password":"{password}"}}"#)));
+    if status != 200 {
+        assert_eq!(status, 401);
+        return None;
+    }
+    let line = head.lines().find(|l| l.starts_with("set-cookie: ecomm_session=")).expect("session cookie");
+    assert!(line.contains("httponly") && line.contains("samesite=strict"), "{line}");
+    Some(line["set-cookie: ecomm_session=".len()..].split(';').next().unwrap().to_string())
+}
+
 #[test]
-fn only_loopback_without_accounts() {
-    let (_dir, db) = setup();
+fn beyond_loopback_accounts_and_roles_are_enforced() {
+    let (dir, db) = setup();
+    // No accounts yet: refused with the command to run.
     let err = fails(&["serve", "--db", db.to_str().unwrap(), "--host", "0.0.0.0", "--port", "0"]);
-    assert!(err.contains("accounts") && err.contains("127.0.0.1"), "{err}");
+    assert!(err.contains("ecomm user add") && err.contains("127.0.0.1"), "{err}");
+    // Short passwords are refused.
+    ecomm().args(["user", "add", "x", "--role", "admin", "--password-stdin", "--db"]).arg(&db).write_stdin("short\n").assert().failure();
+    add_user(&db, "ada", "admin", "admin-password-1");
+    add_user(&db, "vic", "viewer", "viewer-password-1");
+    add_user(&db, "ana", "analyst", "analyst-password-1");
+    let out = ecomm().args(["user", "list", "--db"]).arg(&db).assert().success().get_output().stdout.clone();
+    assert_eq!(String::from_utf8(out).unwrap(), "ada\tadmin\nana\tanalyst\nvic\tviewer\n");
+    let app = std::fs::read(dir.path().join("s.app.sqlite")).unwrap();
+    assert!(!app.windows(b"viewer-password-1".len()).any(|w| w == b"viewer-password-1"), "no plain passwords stored");
+    let s = serve_on(&db, dir.path(), "0.0.0.0");
+    // Anonymous: API refused, page redirected to the login page.
+    assert_eq!(get(&s, "/api/metrics").0, 401);
+    assert_eq!(get(&s, "/api/report.pdf").0, 401);
+    let (status, head, _) = get(&s, "/");
+    assert!(status == 303 || status == 307, "{status}");
+    assert!(head.contains("location: /login"));
+    assert_eq!(get(&s, "/login").0, 200);
+    assert!(login(&s, "vic", "wrong-password").is_none());
+    assert!(login(&s, "nobody", "whatever-123").is_none());
+    // A viewer sees the dashboard but may not run insights, export or manage users.
+    let v = login(&s, "vic", "viewer-password-1").unwrap();
+    let (status, _, body) = request(&s, "GET", "/api/metrics", Some(&v), None);
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), analyze(&db, &[]));
+    for path in ["/api/insights", "/api/report.pdf", "/api/users"] {
+        let (status, _, body) = request(&s, "GET", path, Some(&v), None);
+        assert_eq!(status, 403, "{path}: {}", String::from_utf8_lossy(&body));
+    }
+    let (status, _, _) = request(&s, "POST", "/api/users", Some(&v), Some(r#"{"name":"eve","password":"12345678x","role":"admin"}"#));
+    assert_eq!(status, 403);
+    // An analyst may export but not manage users.
+    let a = login(&s, "ana", "analyst-password-1").unwrap();
+    let (status, _, pdf) = request(&s, "GET", "/api/report.pdf?lang=en", Some(&a), None);
+    assert_eq!(status, 200);
+    assert!(pdf.starts_with(b"%PDF"));
+    assert_eq!(request(&s, "GET", "/api/users", Some(&a), None).0, 403);
+    // An admin manages users.
+    let d = login(&s, "ada", "admin-password-1").unwrap();
+    let (status, _, _) = request(&s, "POST", "/api/users", Some(&d), Some(r#"{"name":"new","password":"new-password-1","role":"viewer"}"#));
+    assert_eq!(status, 201);
+    let (_, _, body) = request(&s, "GET", "/api/users", Some(&d), None);
+    assert!(String::from_utf8_lossy(&body).contains(r#""name":"new""#));
+    // Logging out ends the session.
+    request(&s, "POST", "/logout", Some(&v), None);
+    assert_eq!(request(&s, "GET", "/api/metrics", Some(&v), None).0, 401);
+    assert_eq!(request(&s, "GET", "/api/metrics", Some("forged-token"), None).0, 401);
 }

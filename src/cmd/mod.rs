@@ -9,6 +9,7 @@ pub mod insights;
 pub mod report;
 pub mod serve;
 pub mod sync_mysql;
+pub mod user;
 
 use crate::cli::{Cli, Command};
 use clap::Parser;
@@ -33,6 +34,7 @@ pub fn run() -> i32 {
         Command::Analyze(a) => analyze::run(a),
         Command::Insights(a) => insights::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::User(a) => user::run(a),
         Command::Report(a) => report::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),

@@ -1,6 +1,8 @@
 //! `ecomm serve`: the dashboard on http://127.0.0.1:8501 by default.
 
+use crate::accounts;
 use crate::cli::ServeArgs;
+use crate::insights::cache::{path_for, AppDb};
 use crate::serve::{router, AppState};
 use crate::store::{self, Mode, OpenOptions};
 use anyhow::{bail, Context, Result};
@@ -9,18 +11,24 @@ use std::sync::Arc;
 /// Runs the server until Ctrl-C.
 pub fn run(a: ServeArgs) -> Result<()> {
     let ip: std::net::IpAddr = a.host.parse().with_context(|| format!("--host {}: expected an IP address such as 127.0.0.1", a.host))?;
-    if !ip.is_loopback() {
-        bail!(
-            "listening on {ip} would expose the dashboard to the network, which needs accounts (`ecomm user add`), not available yet; use --host 127.0.0.1 / 仅支持本机访问（127.0.0.1）"
-        );
-    }
     let open = OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads };
     // Fail fast with the store's own sentence when the DB is missing or not ecomm's.
     {
         let conn = store::open(&a.db.db, Mode::ReadOnly, &open)?;
         store::require_window(&conn, &a.db.db)?;
     }
-    let state = Arc::new(AppState::new(a.db.db.clone(), open, super::insights::model_threads(a.db.threads)));
+    // Beyond loopback, everyone logs in; that needs at least one account.
+    let auth = !ip.is_loopback();
+    if auth {
+        let app = AppDb::open(&path_for(&a.db.db))?;
+        if accounts::list_users(&app)?.is_empty() {
+            bail!(
+                "listening on {ip} exposes the dashboard to the network, so it requires accounts: create one with `ecomm user add NAME --role admin --db {}`, or use --host 127.0.0.1 / 对外监听需要账号：请先运行 ecomm user add",
+                a.db.db.display()
+            );
+        }
+    }
+    let state = Arc::new(AppState::new(a.db.db.clone(), open, super::insights::model_threads(a.db.threads), auth));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind((ip, a.port))

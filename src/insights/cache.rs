@@ -1,5 +1,5 @@
-//! The app database (SQLite via rusqlite): ecomm's own state beside the DuckDB file, starting
-//! with the insight cache and history.
+//! The app database (SQLite via rusqlite): ecomm's own state beside the DuckDB file: the insight
+//! cache and history, and the dashboard's accounts and sessions ([`crate::accounts`]).
 //!
 //! It lives at `<db-stem>.app.sqlite` next to the DuckDB file (so a DB and its app state travel
 //! together). Insights are cached under a key made of the fact-sheet hash, the model file hash,
@@ -36,6 +36,17 @@ impl AppDb {
                  result_json TEXT NOT NULL,
                  created_at TEXT NOT NULL
              );
+             CREATE TABLE IF NOT EXISTS users (
+                 name TEXT PRIMARY KEY,
+                 role TEXT NOT NULL,
+                 password_hash TEXT NOT NULL,
+                 created_at TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS sessions (
+                 token TEXT PRIMARY KEY,
+                 name TEXT NOT NULL,
+                 expires_at INTEGER NOT NULL
+             );
              CREATE TABLE IF NOT EXISTS insight_history (
                  id INTEGER PRIMARY KEY AUTOINCREMENT,
                  key TEXT NOT NULL,
@@ -60,6 +71,11 @@ impl AppDb {
             params![key, facts_hash, model_hash, prompt_version, lang, json, chrono::Utc::now().to_rfc3339()],
         )?;
         Ok(())
+    }
+
+    /// The connection (for [`crate::accounts`]).
+    pub fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     /// Records one run in the history.

@@ -7,6 +7,13 @@
 //! - `/api/insights?from&to&lang` the insights module's outcome (LLM when configured, else rules)
 //! - `/api/report.pdf?from&to&lang` the PDF report for that range
 //!
+//! - `/login` (GET page, POST `{"name","password"}`), `/logout` (POST), `/api/users` (GET list, POST
+//!   `{"name","password","role"}`; admins only)
+//!
+//! Accounts: on loopback (the default) there are no logins. On any other address every path
+//! but `/login` needs a session cookie (HttpOnly, SameSite=Strict) from `/login`; viewers see the
+//! dashboard and its data, analysts also run insights and export PDFs, admins also manage users.
+//!
 //! Wrong parameters (unknown names, bad dates, reversed or out-of-window ranges, bad lang) get
 //! a 400 with a JSON `{"error": ...}` sentence; nothing panics.
 //!
@@ -16,6 +23,7 @@
 //! the file's write lock, a read-only open fails; the server then answers from the last good
 //! answer to the same request (header `x-ecomm-stale: 1`), or with 503 and a sentence if it has none.
 
+use crate::accounts::{self, Role};
 use crate::insights::{cache::AppDb, facts::Facts, produce, Request};
 use crate::metrics::{Metrics, MetricsError};
 use crate::render::i18n::Lang;
@@ -33,6 +41,7 @@ use std::sync::{Arc, Mutex};
 const INDEX: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
+const LOGIN: &str = include_str!("assets/login.html");
 
 /// Shared server state.
 pub struct AppState {
@@ -42,15 +51,128 @@ pub struct AppState {
     pub open: OpenOptions,
     /// Threads for the model.
     pub model_threads: usize,
+    /// Require a login (any address but loopback).
+    pub auth: bool,
     /// Last good JSON answer per request key (served while an ingest holds the lock).
     last_good: Mutex<HashMap<String, String>>,
+    /// Answers per (data version, request key): repeats are answered without recomputing.
+    memo: Mutex<HashMap<String, String>>,
 }
 
 impl AppState {
     /// State for `db`.
-    pub fn new(db: PathBuf, open: OpenOptions, model_threads: usize) -> AppState {
-        AppState { db, open, model_threads, last_good: Mutex::new(HashMap::new()) }
+    pub fn new(db: PathBuf, open: OpenOptions, model_threads: usize, auth: bool) -> AppState {
+        AppState { db, open, model_threads, auth, last_good: Mutex::new(HashMap::new()), memo: Mutex::new(HashMap::new()) }
     }
+
+    fn app(&self) -> Result<AppDb, ApiError> {
+        AppDb::open(&crate::insights::cache::path_for(&self.db))
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("app database: {e}")))
+    }
+}
+
+/// The role a path needs when logins are on.
+fn required_role(path: &str) -> Role {
+    match path {
+        "/api/insights" | "/api/report.pdf" => Role::Analyst,
+        p if p.starts_with("/api/users") => Role::Admin,
+        _ => Role::Viewer,
+    }
+}
+
+fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix("ecomm_session=").map(str::to_string))
+}
+
+/// Logins and roles, when on: `/login` and the stylesheet are public; the rest needs a session
+/// with the path's role. API calls get 401/403 JSON, pages a redirect to `/login`.
+async fn guard(State(st): State<Arc<AppState>>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path().to_string();
+    if !st.auth || path == "/login" || path == "/logout" || path == "/assets/app.css" {
+        return next.run(req).await;
+    }
+    let user = match (session_cookie(req.headers()), st.app()) {
+        (Some(token), Ok(app)) => accounts::session(&app, &token).ok().flatten(),
+        (_, Err(e)) => return e.into_response(),
+        _ => None,
+    };
+    match user {
+        None if path.starts_with("/api/") => {
+            ApiError(StatusCode::UNAUTHORIZED, "log in first: POST /login / 请先登录".into()).into_response()
+        }
+        None => axum::response::Redirect::to("/login").into_response(),
+        Some((name, role)) if role < required_role(&path) => ApiError(
+            StatusCode::FORBIDDEN,
+            format!("{name} is a {} and {path} needs {} / 权限不足", role.as_str(), required_role(&path).as_str()),
+        )
+        .into_response(),
+        Some(_) => next.run(req).await,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Login {
+    name: String,
+    password: String,
+}
+
+async fn login(State(st): State<Arc<AppState>>, axum::Json(l): axum::Json<Login>) -> Result<Response, ApiError> {
+    let res = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let app = st.app()?;
+        accounts::login(&app, &l.name, &l.password).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    match res {
+        None => Err(ApiError(StatusCode::UNAUTHORIZED, "wrong user name or password / 用户名或密码错误".into())),
+        Some((token, role)) => {
+            let cookie = format!("ecomm_session={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", accounts::SESSION_SECS);
+            let body = serde_json::json!({ "role": role }).to_string();
+            Ok(([(header::SET_COOKIE, cookie), (header::CONTENT_TYPE, "application/json".into())], body).into_response())
+        }
+    }
+}
+
+async fn logout(State(st): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
+    if let (Some(token), Ok(app)) = (session_cookie(&headers), st.app()) {
+        let _ = accounts::logout(&app, &token);
+    }
+    ([(header::SET_COOKIE, "ecomm_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")], "").into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct NewUser {
+    name: String,
+    password: String,
+    role: String,
+}
+
+async fn users(State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let app = st.app()?;
+    let list: Vec<_> = accounts::list_users(&app)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .into_iter()
+        .map(|(name, role)| serde_json::json!({ "name": name, "role": role }))
+        .collect();
+    Ok(([(header::CONTENT_TYPE, "application/json")], serde_json::Value::from(list).to_string()).into_response())
+}
+
+async fn add_user(State(st): State<Arc<AppState>>, axum::Json(u): axum::Json<NewUser>) -> Result<Response, ApiError> {
+    let role = match u.role.as_str() {
+        "viewer" => Role::Viewer,
+        "analyst" => Role::Analyst,
+        "admin" => Role::Admin,
+        other => return Err(bad(format!("role: expected viewer, analyst or admin, got '{other}'"))),
+    };
+    let app = st.app()?;
+    accounts::add_user(&app, &u.name, role, &u.password).map_err(|e| bad(e.to_string()))?;
+    Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], serde_json::json!({ "name": u.name, "role": role }).to_string())
+        .into_response())
 }
 
 /// An API error: status and one sentence.
@@ -118,16 +240,30 @@ fn params(q: &HashMap<String, String>, allowed: &[&str]) -> Result<Params, ApiEr
     Ok(Params { from: date("from")?, to: date("to")?, lang })
 }
 
-/// Runs `f` on a blocking thread with a fresh read-only connection; remembers the answer under
-/// `key` and falls back to the last good one while the DB is locked.
+/// Runs `f` on a blocking thread with a fresh read-only connection, unless the same request was
+/// answered for the same data version before; remembers the answer under `key` and falls back
+/// to the last good one while the DB is locked.
 async fn with_db<F>(st: Arc<AppState>, key: String, f: F) -> Result<Response, ApiError>
 where
     F: FnOnce(&AppState, &duckdb::Connection) -> Result<String, ApiError> + Send + 'static,
 {
     let st2 = st.clone();
+    let key2 = key.clone();
     let res = tokio::task::spawn_blocking(move || {
         let conn = store::open(&st2.db, Mode::ReadOnly, &st2.open)?;
-        f(&st2, &conn)
+        // The version is read on the same connection as the answer, so a memoized answer is
+        // exactly what this snapshot would compute.
+        let memo_key = format!("{}|{key2}", store::data_version(&conn)?);
+        if let Some(hit) = st2.memo.lock().expect("memo lock").get(&memo_key) {
+            return Ok(hit.clone());
+        }
+        let body = f(&st2, &conn)?;
+        let mut memo = st2.memo.lock().expect("memo lock");
+        if memo.len() >= 512 {
+            memo.clear();
+        }
+        memo.insert(memo_key, body.clone());
+        Ok(body)
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e}")))?;
@@ -272,6 +408,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/metrics", get(metrics))
         .route("/api/insights", get(insights))
         .route("/api/report.pdf", get(report_pdf))
+        .route("/api/users", get(users).post(add_user))
+        .route("/login", get(|| async { asset(LOGIN, "text/html; charset=utf-8") }).post(login))
+        .route("/logout", axum::routing::post(logout))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }

@@ -284,6 +284,16 @@ pub fn ingest_totals(conn: &Connection) -> Result<IngestTotals, StoreError> {
     )?)
 }
 
+/// A token that changes whenever the DB's contents do (a new generation or another ingest), for
+/// caches of derived answers.
+pub fn data_version(conn: &Connection) -> Result<String, StoreError> {
+    Ok(conn.query_row(
+        "SELECT coalesce((SELECT value FROM ecomm_meta WHERE key = 'generation'), '') || ':' || count(*) || ':' || coalesce(max(ingest_id), 0) FROM ingest_log",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 /// Rows in `user_behavior`.
 pub fn row_count(conn: &Connection) -> Result<u64, StoreError> {
     Ok(conn.query_row("SELECT count(*) FROM user_behavior", [], |r| r.get::<_, i64>(0))? as u64)
