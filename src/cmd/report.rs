@@ -177,6 +177,7 @@ pub fn generate(c: &ReportConfig) -> Result<Written> {
     }
     let input = report::Input {
         metrics: &m,
+        facts: &facts,
         totals: &totals,
         sources: &sources,
         db: c.db.display().to_string(),

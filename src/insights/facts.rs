@@ -196,7 +196,7 @@ impl Facts {
     pub fn prompt_text(&self, lang: crate::render::i18n::Lang) -> String {
         use crate::render::i18n::{segment_name, Lang};
         let zh = lang == Lang::Zh;
-        let p = |r: f64| format!("{:.1}%", r * 100.0);
+        let p = crate::render::i18n::pct1;
         let dv = |d: &Option<DateValue>, pct: bool| match d {
             Some(d) if pct => format!("{} ({})", d.date, p(d.value)),
             Some(d) => format!("{} ({})", d.date, d.value as u64),

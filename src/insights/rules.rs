@@ -12,11 +12,7 @@
 
 use super::facts::Facts;
 use super::Insight;
-use crate::render::i18n::{int, segment_name, Lang};
-
-fn p1(r: f64) -> String {
-    format!("{:.1}%", r * 100.0)
-}
+use crate::render::i18n::{int, pct1, segment_name, Lang};
 
 fn insight(area: &str, priority: u8, finding: String, action: String, impact: String) -> Insight {
     Insight { area: area.into(), finding, action, priority, expected_impact: impact }
@@ -48,8 +44,8 @@ pub fn insights(f: &Facts, lang: Lang) -> Vec<Insight> {
             "conversion",
             if f.cart_to_buy < 0.5 { 1 } else { 2 },
             s(
-                format!("浏览→购买用户转化率为 {}，加购用户中购买的比例为 {}。", p1(f.conversion), p1(f.cart_to_buy)),
-                format!("pv→buy user conversion is {}; {} of cart users go on to buy.", p1(f.conversion), p1(f.cart_to_buy)),
+                format!("浏览→购买用户转化率为 {}，加购用户中购买的比例为 {}。", pct1(f.conversion), pct1(f.cart_to_buy)),
+                format!("pv→buy user conversion is {}; {} of cart users go on to buy.", pct1(f.conversion), pct1(f.cart_to_buy)),
             ),
             s(
                 "对加购未购买的用户推送限时优惠券和降价提醒，并简化结算步骤。".into(),
@@ -72,14 +68,14 @@ pub fn insights(f: &Facts, lang: Lang) -> Vec<Insight> {
                 f.peak_hour,
                 f.trough_hour,
                 f.peak_to_trough,
-                p1(f.evening_share)
+                pct1(f.evening_share)
             ),
             format!(
                 "Activity peaks at {}:00 with {:.1}× the events of the trough at {}:00; 18:00–24:00 holds {} of all events.",
                 f.peak_hour,
                 f.peak_to_trough,
                 f.trough_hour,
-                p1(f.evening_share)
+                pct1(f.evening_share)
             ),
         ),
         s(
@@ -98,9 +94,9 @@ pub fn insights(f: &Facts, lang: Lang) -> Vec<Insight> {
         "retention",
         if f.avg_day1_retention < 0.5 { 1 } else { 3 },
         match (worst, zh) {
-            (Some(w), true) => format!("平均次日留存为 {}，最低在 {}（{}）。", p1(f.avg_day1_retention), w.date, p1(w.value)),
+            (Some(w), true) => format!("平均次日留存为 {}，最低在 {}（{}）。", pct1(f.avg_day1_retention), w.date, pct1(w.value)),
             (Some(w), false) => {
-                format!("Average day-1 retention is {}; the lowest is {} ({}).", p1(f.avg_day1_retention), w.date, p1(w.value))
+                format!("Average day-1 retention is {}; the lowest is {} ({}).", pct1(f.avg_day1_retention), w.date, pct1(w.value))
             }
             (None, true) => "区间只有一天，无法计算次日留存。".into(),
             (None, false) => "The range has a single day, so day-1 retention cannot be measured.".into(),
@@ -118,12 +114,12 @@ pub fn insights(f: &Facts, lang: Lang) -> Vec<Insight> {
             "retention",
             if f.repurchase_rate < 0.5 { 2 } else { 3 },
             s(
-                format!("{} 名购买用户中有 {} 人购买 2 次以上，复购率 {}。", int(f.buyers), int(f.repeat_buyers), p1(f.repurchase_rate)),
+                format!("{} 名购买用户中有 {} 人购买 2 次以上，复购率 {}。", int(f.buyers), int(f.repeat_buyers), pct1(f.repurchase_rate)),
                 format!(
                     "{} of {} buyers bought at least twice: a repurchase rate of {}.",
                     int(f.repeat_buyers),
                     int(f.buyers),
-                    p1(f.repurchase_rate)
+                    pct1(f.repurchase_rate)
                 ),
             ),
             s(
@@ -140,8 +136,13 @@ pub fn insights(f: &Facts, lang: Lang) -> Vec<Insight> {
                 "segments",
                 2,
                 s(
-                    format!("最大的 RFM 分层是「{}」，共 {} 人，占购买用户的 {}。", segment_name(lang, seg), int(*users), p1(*share)),
-                    format!("The largest RFM segment is {} with {} users, {} of buyers.", segment_name(lang, seg), int(*users), p1(*share)),
+                    format!("最大的 RFM 分层是「{}」，共 {} 人，占购买用户的 {}。", segment_name(lang, seg), int(*users), pct1(*share)),
+                    format!(
+                        "The largest RFM segment is {} with {} users, {} of buyers.",
+                        segment_name(lang, seg),
+                        int(*users),
+                        pct1(*share)
+                    ),
                 ),
                 s(format!("{a_zh}。"), format!("{a_en}.")),
                 s("把营销预算投向回报最高的用户群。".into(), "Puts the marketing budget where it returns most.".into()),
@@ -155,12 +156,12 @@ pub fn insights(f: &Facts, lang: Lang) -> Vec<Insight> {
             "categories",
             3,
             s(
-                format!("购买最多的类目是 {}（{} 次购买），前 10 类目占全部购买的 {}。", cat, int(*buys), p1(f.top10_buy_share)),
+                format!("购买最多的类目是 {}（{} 次购买），前 10 类目占全部购买的 {}。", cat, int(*buys), pct1(f.top10_buy_share)),
                 format!(
                     "Category {} leads with {} buys; the top 10 categories take {} of all buys.",
                     cat,
                     int(*buys),
-                    p1(f.top10_buy_share)
+                    pct1(f.top10_buy_share)
                 ),
             ),
             s(
@@ -177,8 +178,8 @@ pub fn insights(f: &Facts, lang: Lang) -> Vec<Insight> {
             "timing",
             3,
             s(
-                format!("最后两天的日均 UV 比此前高 {}。", p1(lift)),
-                format!("Daily UV on the last two days is {} above the earlier days.", p1(lift)),
+                format!("最后两天的日均 UV 比此前高 {}。", pct1(lift)),
+                format!("Daily UV on the last two days is {} above the earlier days.", pct1(lift)),
             ),
             s(
                 "提前为流量高峰备货、扩容并准备活动素材。".into(),

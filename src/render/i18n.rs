@@ -103,6 +103,11 @@ pub fn int(n: u64) -> String {
     out
 }
 
+/// Formats a ratio as a percentage with one decimal, for prose.
+pub fn pct1(r: f64) -> String {
+    format!("{:.1}%", r * 100.0)
+}
+
 /// Formats a ratio as a percentage with two decimals.
 pub fn pct(r: f64) -> String {
     format!("{:.2}%", r * 100.0)

@@ -2,11 +2,7 @@
 //! sheet, no model involved) and the metric definitions for the appendix.
 
 use crate::insights::facts::Facts;
-use crate::render::i18n::{int, segment_name, Lang};
-
-fn p1(r: f64) -> String {
-    format!("{:.1}%", r * 100.0)
-}
+use crate::render::i18n::{int, pct1, segment_name, Lang};
 
 /// Conclusion of the funnel section.
 pub fn funnel(f: &Facts, lang: Lang) -> String {
@@ -20,14 +16,14 @@ pub fn funnel(f: &Facts, lang: Lang) -> String {
                 int(fav),
                 int(cart),
                 int(buy),
-                p1(f.conversion)
+                pct1(f.conversion)
             );
             if cart > 0 {
                 s += &format!(
                     "加购用户与购买用户之比为 {}，加购率 {} 高于收藏率 {}，加购是更强的购买信号。",
-                    p1(f.cart_to_buy),
-                    p1(f.cart_rate),
-                    p1(f.fav_rate)
+                    pct1(f.cart_to_buy),
+                    pct1(f.cart_rate),
+                    pct1(f.fav_rate)
                 );
             }
             s
@@ -40,14 +36,14 @@ pub fn funnel(f: &Facts, lang: Lang) -> String {
                 int(fav),
                 int(cart),
                 int(buy),
-                p1(f.conversion)
+                pct1(f.conversion)
             );
             if cart > 0 {
                 s += &format!(
                     " Buy users are {} of cart users; the cart rate ({}) is above the fav rate ({}), so carting is the stronger buying signal.",
-                    p1(f.cart_to_buy),
-                    p1(f.cart_rate),
-                    p1(f.fav_rate)
+                    pct1(f.cart_to_buy),
+                    pct1(f.cart_rate),
+                    pct1(f.fav_rate)
                 );
             }
             s
@@ -63,7 +59,7 @@ pub fn hourly(f: &Facts, lang: Lang) -> String {
             f.peak_hour,
             f.trough_hour,
             f.peak_to_trough,
-            p1(f.evening_share),
+            pct1(f.evening_share),
             f.buy_peak_hour
         ),
         Lang::En => format!(
@@ -71,7 +67,7 @@ pub fn hourly(f: &Facts, lang: Lang) -> String {
             f.peak_hour,
             f.trough_hour,
             f.peak_to_trough,
-            p1(f.evening_share),
+            pct1(f.evening_share),
             f.buy_peak_hour
         ),
     }
@@ -105,8 +101,8 @@ pub fn daily(f: &Facts, lang: Lang) -> String {
     };
     if let Some(l) = f.last2_lift {
         s += &match lang {
-            Lang::Zh => format!("最后两天的日均 UV 比此前{} {}。", if l >= 0.0 { "高" } else { "低" }, p1(l.abs())),
-            Lang::En => format!(" The last two days ran {} {} the earlier days.", p1(l.abs()), if l >= 0.0 { "above" } else { "below" }),
+            Lang::Zh => format!("最后两天的日均 UV 比此前{} {}。", if l >= 0.0 { "高" } else { "低" }, pct1(l.abs())),
+            Lang::En => format!(" The last two days ran {} {} the earlier days.", pct1(l.abs()), if l >= 0.0 { "above" } else { "below" }),
         };
     }
     if let Some(b) = &f.best_buy_day {
@@ -123,19 +119,19 @@ pub fn retention(f: &Facts, lang: Lang) -> String {
     match (&f.best_retention, &f.worst_retention, lang) {
         (Some(b), Some(w), Lang::Zh) => format!(
             "平均次日留存为 {}。最高为 {}（{}），最低为 {}（{}）。低于平均的日期值得回看当天的流量来源与活动。",
-            p1(f.avg_day1_retention),
+            pct1(f.avg_day1_retention),
             b.date,
-            p1(b.value),
+            pct1(b.value),
             w.date,
-            p1(w.value)
+            pct1(w.value)
         ),
         (Some(b), Some(w), Lang::En) => format!(
             "Average day-1 retention is {}. The best day was {} ({}) and the worst {} ({}). Days below the average deserve a look at their traffic sources and campaigns.",
-            p1(f.avg_day1_retention),
+            pct1(f.avg_day1_retention),
             b.date,
-            p1(b.value),
+            pct1(b.value),
             w.date,
-            p1(w.value)
+            pct1(w.value)
         ),
         (_, _, Lang::Zh) => "区间只有一天（或没有活跃用户），无法计算次日留存。".into(),
         (_, _, Lang::En) => "The range has a single day (or no active users), so day-1 retention cannot be measured.".into(),
@@ -157,20 +153,20 @@ pub fn rfm(f: &Facts, lang: Lang) -> String {
             int(f.buyers),
             segment_name(lang, seg),
             int(*users),
-            p1(*share),
-            p1(share_of("champions")),
-            p1(share_of("at_risk")),
-            p1(f.repurchase_rate)
+            pct1(*share),
+            pct1(share_of("champions")),
+            pct1(share_of("at_risk")),
+            pct1(f.repurchase_rate)
         ),
         Lang::En => format!(
             "{} buyers fall into 5 segments; the largest is {} ({} users, {}). Champions are {} and at-risk buyers {}; the repurchase rate is {}.",
             int(f.buyers),
             segment_name(lang, seg),
             int(*users),
-            p1(*share),
-            p1(share_of("champions")),
-            p1(share_of("at_risk")),
-            p1(f.repurchase_rate)
+            pct1(*share),
+            pct1(share_of("champions")),
+            pct1(share_of("at_risk")),
+            pct1(f.repurchase_rate)
         ),
     }
 }
@@ -190,14 +186,14 @@ pub fn categories(f: &Facts, lang: Lang) -> String {
             int(*buys),
             f.top_categories.len(),
             int(f.buys),
-            p1(f.top10_buy_share)
+            pct1(f.top10_buy_share)
         ),
         Lang::En => format!(
             "Category {} leads with {} buys. The top {} categories hold {} of all {} buys, so they come first for stock and placement.",
             cat,
             int(*buys),
             f.top_categories.len(),
-            p1(f.top10_buy_share),
+            pct1(f.top10_buy_share),
             int(f.buys)
         ),
     }
