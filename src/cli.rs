@@ -184,12 +184,34 @@ pub struct IngestArgs {
     pub quiet: bool,
 }
 
+/// Event filters shared by analyze, report and insights.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// Keep only these behaviours (comma-separated, e.g. pv,buy); every metric is then computed
+    /// over the kept events only, as if the DB held nothing else.
+    #[arg(long = "behavior", value_name = "BEHAVIOURS", value_delimiter = ',', value_parser = ["pv", "fav", "cart", "buy"])]
+    pub behaviors: Vec<String>,
+    /// Keep only these categories (comma-separated ids, at most 50); metrics cover their events only.
+    #[arg(long = "category", value_name = "IDS", value_delimiter = ',')]
+    pub categories: Vec<i64>,
+}
+
+impl FilterArgs {
+    /// The validated filter.
+    pub fn filter(&self) -> Result<crate::metrics::Filter, crate::metrics::MetricsError> {
+        crate::metrics::Filter::new(&self.behaviors, &self.categories)
+    }
+}
+
 /// `ecomm analyze`
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
     /// DB options.
     #[command(flatten)]
     pub db: DbArgs,
+    /// Event filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// First date of the range (default: the window's first).
     #[arg(long, value_parser = parse_date)]
     pub from: Option<NaiveDate>,
@@ -277,6 +299,9 @@ pub struct InsightsArgs {
     /// DB options.
     #[command(flatten)]
     pub db: DbArgs,
+    /// Event filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// GGUF model file (else $ECOMM_MODEL, else the first models/*.gguf).
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -306,6 +331,9 @@ pub struct ReportArgs {
     /// DB options.
     #[command(flatten)]
     pub db: DbArgs,
+    /// Event filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
     /// The PDF to write; the charts go beside it.
     #[arg(long, default_value = "results/report.pdf")]
     pub out: PathBuf,
@@ -353,6 +381,15 @@ pub struct DemoArgs {
     /// Font for the report (see `ecomm report --help`).
     #[arg(long)]
     pub font: Option<PathBuf>,
+    /// Stop after the report instead of starting the dashboard.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Dashboard port (a free one is used if it is taken; 0 = any).
+    #[arg(long, default_value_t = 8501)]
+    pub port: u16,
+    /// Open the dashboard in the default browser.
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// `ecomm bench`

@@ -131,8 +131,14 @@ fn property_funnel_sums_to_totals() {
 #[test]
 fn demo_runs_end_to_end() {
     let d = tempfile::tempdir().unwrap();
-    let out =
-        ecomm().args(["demo", "--rows", "60000", "--lang", "en", "--dir"]).arg(d.path()).assert().success().get_output().stdout.clone();
+    let out = ecomm()
+        .args(["demo", "--no-serve", "--rows", "60000", "--lang", "en", "--dir"])
+        .arg(d.path())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("Funnel") && text.contains("RFM segments") && text.contains("Rows loaded"), "{text}");
     assert!(d.path().join("demo.duckdb").exists());

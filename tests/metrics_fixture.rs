@@ -171,3 +171,111 @@ fn bitmap_rollups_and_per_day_rollups_agree() {
         assert_eq!(fast, slow, "range {range:?}");
     }
 }
+
+#[test]
+fn filters_match_the_hand_count() {
+    let (_d, db) = setup();
+    // Behaviours pv,buy: 8 pv + 5 buy events; every user has a pv; fav and cart are 0, so
+    // buy's rate from the previous stage (cart) is 0 and from pv 2/5.
+    let m = analyze(&db, &["--behavior", "buy,pv"]);
+    assert_eq!(m["filter"], json!({"behaviors": ["pv", "buy"], "categories": []}));
+    assert_eq!(m["totals"], json!({"events": 13, "users": 5, "items": 7, "categories": 5}));
+    let funnel: Vec<(u64, u64)> = m["funnel"].as_array().unwrap().iter().map(|s| (n(s, "events"), n(s, "users"))).collect();
+    assert_eq!(funnel, vec![(8, 5), (0, 0), (0, 0), (5, 2)]);
+    assert_eq!(m["funnel"][3]["rate_from_prev"], json!(0.0));
+    assert_eq!(m["funnel"][3]["rate_from_first"], json!(0.4));
+    // Category 10: user 1's five rows and user 3's two on day 1.
+    let m = analyze(&db, &["--category", "10"]);
+    assert_eq!(m["totals"], json!({"events": 7, "users": 2, "items": 2, "categories": 1}));
+    let funnel: Vec<(u64, u64)> = m["funnel"].as_array().unwrap().iter().map(|s| (n(s, "events"), n(s, "users"))).collect();
+    assert_eq!(funnel, vec![(3, 2), (0, 0), (1, 1), (3, 2)]);
+    // Buyers 1 and 3; user 1 bought twice in the category.
+    assert_eq!(m["repurchase"], json!({"buyers": 2, "repeat_buyers": 1, "rate": 0.5}));
+    // Day 0: {1}, day 1: {1, 3}, day 2: nobody in category 10.
+    let ret: Vec<(u64, u64)> = m["retention"].as_array().unwrap().iter().map(|r| (n(r, "cohort"), n(r, "retained"))).collect();
+    assert_eq!(ret, vec![(1, 1), (2, 0)]);
+    assert_eq!(m["top_categories"], json!([{"category_id": 10, "buys": 3}]));
+    // Both filters: category 10's buys only.
+    let m = analyze(&db, &["--category", "10", "--behavior", "buy"]);
+    assert_eq!(m["totals"], json!({"events": 3, "users": 2, "items": 2, "categories": 1}));
+    assert_eq!((n(&m, "kpis.pv"), n(&m, "kpis.buys"), n(&m, "kpis.buyers")), (0, 3, 2));
+    assert_eq!(m["kpis"]["pv_to_buy_conversion"], json!(0.0));
+    // Unfiltered JSON carries no filter key; all four behaviours is no filter.
+    assert!(analyze(&db, &[]).get("filter").is_none());
+    assert!(analyze(&db, &["--behavior", "pv,fav,cart,buy"]).get("filter").is_none());
+    // Clear errors.
+    let db_s = db.to_str().unwrap();
+    assert!(fails(&["analyze", "--db", db_s, "--category", "999"]).contains("category 999 has no events"));
+    assert!(fails(&["analyze", "--db", db_s, "--behavior", "click"]).contains("click"));
+    assert!(fails(&["analyze", "--db", db_s, "--category", "abc"]).contains("abc"));
+}
+
+/// The real 100k sample with only the rows `keep` accepts, as a CSV in `dir`.
+fn filtered_copy(dir: &std::path::Path, name: &str, keep: impl Fn(&str, &str) -> bool) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(real("100k")).unwrap();
+    let rows: String = text
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.trim_end().split(',').collect();
+            f.len() == 5 && keep(f[3], f[2])
+        })
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect();
+    let p = dir.join(name);
+    std::fs::write(&p, rows).unwrap();
+    p
+}
+
+#[test]
+fn a_filter_equals_a_db_holding_only_the_kept_events() {
+    // The definition of a filter: every metric as if the DB held only the matching events.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("all.duckdb");
+    let s = ingest(&db, &[&real("100k")], &[]);
+    let (start, end) = (s["window"]["start"].as_str().unwrap().to_string(), s["window"]["end"].as_str().unwrap().to_string());
+    let all = analyze(&db, &[]);
+    let top = all["top_categories"][0]["category_id"].as_i64().unwrap().to_string();
+    let second = all["top_categories"][1]["category_id"].as_i64().unwrap().to_string();
+    let cases: Vec<(Vec<&str>, Vec<&str>, Vec<&str>)> = vec![
+        (vec!["pv", "buy"], vec![], vec![]),
+        (vec!["cart"], vec![], vec!["--from", "2017-11-28", "--to", "2017-12-02"]),
+        (vec![], vec![&top], vec![]),
+        (vec!["buy", "fav"], vec![&top, &second], vec!["--from", "2017-12-01"]),
+    ];
+    for (i, (behaviors, cats, range)) in cases.iter().enumerate() {
+        let csv = filtered_copy(dir.path(), &format!("only{i}.csv"), |b, c| {
+            (behaviors.is_empty() || behaviors.contains(&b)) && (cats.is_empty() || cats.contains(&c))
+        });
+        let only = dir.path().join(format!("only{i}.duckdb"));
+        ingest(&only, &[&csv], &["--start", &start, "--end", &end]);
+        let mut args: Vec<String> = range.iter().map(|s| s.to_string()).collect();
+        if !behaviors.is_empty() {
+            args.extend(["--behavior".into(), behaviors.join(",")]);
+        }
+        if !cats.is_empty() {
+            args.extend(["--category".into(), cats.join(",")]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut filtered = analyze(&db, &args);
+        assert!(filtered["filter"].is_object(), "case {i}");
+        filtered.as_object_mut().unwrap().remove("filter");
+        let expected = analyze(&only, range);
+        assert_eq!(filtered, expected, "case {i}: {args:?}");
+        // The per-day fallback (no day bitmaps) agrees too.
+        let out = ecomm()
+            .env("ECOMM_NO_BITMAPS", "1")
+            .arg("analyze")
+            .arg("--db")
+            .arg(&db)
+            .args(["--format", "json"])
+            .args(&args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let mut slow: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        slow.as_object_mut().unwrap().remove("filter");
+        assert_eq!(slow, expected, "case {i} without bitmaps");
+    }
+}

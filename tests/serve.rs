@@ -134,6 +134,77 @@ fn endpoints_match_analyze() {
 }
 
 #[test]
+fn behaviour_and_category_filters_match_analyze() {
+    let (dir, db) = setup();
+    let s = serve(&db, dir.path());
+    // Suggestions: categories by events, most first.
+    let cats = json(&s, "/api/categories");
+    let list = cats.as_array().unwrap();
+    assert!(!list.is_empty() && list.len() <= 200);
+    assert!(list.windows(2).all(|w| n(&w[0], "events") >= n(&w[1], "events")));
+    let top = list[0]["category_id"].as_i64().unwrap().to_string();
+    let buys = analyze(&db, &[])["top_categories"][0]["category_id"].as_i64().unwrap().to_string();
+    assert_eq!(json(&s, "/api/metrics?behavior=pv,buy"), analyze(&db, &["--behavior", "pv,buy"]));
+    assert_eq!(json(&s, &format!("/api/metrics?category={top}")), analyze(&db, &["--category", &top]));
+    assert_eq!(
+        json(&s, &format!("/api/metrics?from=2017-12-01&behavior=cart,buy&category={top},{buys}")),
+        analyze(&db, &["--from", "2017-12-01", "--behavior", "cart,buy", "--category", &format!("{top},{buys}")])
+    );
+    // Insights and the PDF take the same filter.
+    let ins = json(&s, &format!("/api/insights?lang=en&category={buys}"));
+    assert_eq!(ins["facts"]["filter"], format!("categories {buys}"));
+    let (status, _, pdf) = get(&s, &format!("/api/report.pdf?lang=en&behavior=pv,buy&category={buys}"));
+    assert_eq!(status, 200);
+    let f = dir.path().join("filtered.pdf");
+    std::fs::write(&f, &pdf).unwrap();
+    let text = String::from_utf8(Command::new("pdftotext").arg(&f).arg("-").output().unwrap().stdout).unwrap();
+    assert!(text.contains(&format!("behaviours pv, buy · categories {buys}")), "the PDF names the filter");
+    for (path, want) in [
+        ("/api/metrics?behavior=click", "unknown behaviour 'click'"),
+        ("/api/metrics?category=abc", "expected category ids"),
+        ("/api/metrics?category=999999999", "category 999999999 has no events"),
+        ("/api/insights?behavior=pv,views", "unknown behaviour 'views'"),
+    ] {
+        let (status, _, body) = get(&s, path);
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains(want), "{path}: {body}");
+    }
+}
+
+#[test]
+fn demo_ends_by_serving_the_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("ecomm"))
+        .args(["demo", "--rows", "50000", "--lang", "en", "--port", "0", "--dir"])
+        .arg(dir.path().join("data"))
+        .arg("--results")
+        .arg(dir.path().join("results"))
+        .current_dir(dir.path())
+        .env_remove("ECOMM_MODEL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut addr = None;
+    for _ in 0..400 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix("ecomm dashboard: http://") {
+            addr = rest.split('/').next().map(str::to_string);
+            break;
+        }
+    }
+    let s = Server { child, addr: addr.expect("the demo printed the dashboard URL") };
+    let db = dir.path().join("data/demo.duckdb");
+    assert_eq!(json(&s, "/api/metrics"), analyze(&db, &[]));
+    assert!(dir.path().join("results/report.pdf").exists());
+}
+
+#[test]
 fn page_and_assets_are_embedded_and_offline() {
     let (dir, db) = setup();
     let s = serve(&db, dir.path());

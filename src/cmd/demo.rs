@@ -1,4 +1,5 @@
-//! `ecomm demo`: generate, ingest, analyse and report ~1M rows, on a fresh machine, with nothing else.
+//! `ecomm demo`: generate, ingest, analyse and report ~1M rows, on a fresh machine, with nothing
+//! else, then serve the dashboard on the demo DB (unless `--no-serve`).
 
 use crate::cli::DemoArgs;
 use crate::gen::{generate, GenConfig};
@@ -22,9 +23,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
         days: 9,
         out: csv.clone(),
     };
-    eprintln!("[1/3] gen {} rows -> {}", a.rows, csv.display());
+    eprintln!("[1/5] gen {} rows -> {}", a.rows, csv.display());
     generate(&cfg, &|_| {})?;
-    eprintln!("[2/3] ingest -> {}", db.display());
+    eprintln!("[2/5] ingest -> {}", db.display());
     let s = ingest::run(&IngestConfig {
         inputs: vec![csv.to_string_lossy().into_owned()],
         db: db.clone(),
@@ -36,13 +37,13 @@ pub fn run(a: DemoArgs) -> Result<()> {
         progress: super::interactive(),
     })?;
     print!("{}", table::ingest(&s, a.lang));
-    eprintln!("[3/4] analyze");
+    eprintln!("[3/5] analyze");
     let conn = store::open(&db, Mode::ReadOnly, &OpenOptions::default())?;
-    let m = Metrics::for_db(&conn, &db, None, None)?;
+    let m = Metrics::for_db(&conn, &db, None, None, &Default::default())?;
     drop(conn);
     print!("{}", table::analysis(&m, a.lang));
     println!("\nDB: {}  (ecomm analyze --db {} --format json)", db.display(), db.display());
-    eprintln!("[4/4] report");
+    eprintln!("[4/5] report");
     let w = super::report::generate(&super::report::ReportConfig {
         db: db.clone(),
         open: OpenOptions::default(),
@@ -50,11 +51,23 @@ pub fn run(a: DemoArgs) -> Result<()> {
         lang: a.lang,
         from: None,
         to: None,
+        filter: Default::default(),
         font: a.font.clone(),
         model: None,
         llm: true,
         progress: super::interactive(),
     })?;
     super::report::print_written(&w, a.lang);
-    Ok(())
+    if a.no_serve {
+        return Ok(());
+    }
+    eprintln!("[5/5] dashboard (Ctrl-C to stop; --no-serve skips this step)");
+    super::serve::serve(super::serve::ServeConfig {
+        db,
+        open: OpenOptions::default(),
+        ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        port: a.port,
+        open_browser: a.open,
+        any_port_if_taken: true,
+    })
 }

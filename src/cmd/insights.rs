@@ -19,7 +19,7 @@ pub fn model_threads(n: usize) -> usize {
 /// Runs `ecomm insights`.
 pub fn run(a: InsightsArgs) -> Result<()> {
     let conn = store::open(&a.db.db, Mode::ReadOnly, &OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads })?;
-    let m = Metrics::for_db(&conn, &a.db.db, a.from, a.to)?;
+    let m = Metrics::for_db(&conn, &a.db.db, a.from, a.to, &a.filter.filter()?)?;
     drop(conn);
     let facts = Facts::from_metrics(&m);
     let app = if a.no_cache { None } else { AppDb::open(&crate::insights::cache::path_for(&a.db.db)).ok() };

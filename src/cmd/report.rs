@@ -27,6 +27,8 @@ pub struct ReportConfig {
     pub from: Option<NaiveDate>,
     /// Range end.
     pub to: Option<NaiveDate>,
+    /// Event filter.
+    pub filter: crate::metrics::Filter,
     /// Explicit font.
     pub font: Option<PathBuf>,
     /// Explicit model for the insights section.
@@ -62,6 +64,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
         lang: a.lang,
         from: a.from,
         to: a.to,
+        filter: a.filter.filter()?,
         font: a.font.clone(),
         model: a.model.clone(),
         llm: !a.no_llm,
@@ -120,7 +123,7 @@ pub fn generate(c: &ReportConfig) -> Result<Written> {
     let zh = c.lang == Lang::Zh;
     pb.set_message(if zh { "计算指标" } else { "computing metrics" });
     let conn = store::open(&c.db, Mode::ReadOnly, &c.open)?;
-    let m = Metrics::for_db(&conn, &c.db, c.from, c.to)?;
+    let m = Metrics::for_db(&conn, &c.db, c.from, c.to, &c.filter)?;
     let totals = store::ingest_totals(&conn)?;
     let sources = store::source_files(&conn)?;
     drop(conn);

@@ -8,36 +8,74 @@ use crate::store::{self, Mode, OpenOptions};
 use anyhow::{bail, Context, Result};
 use std::sync::Arc;
 
-/// Runs the server until Ctrl-C.
+/// What to serve, validated.
+pub struct ServeConfig {
+    /// The DuckDB file.
+    pub db: std::path::PathBuf,
+    /// DB open options.
+    pub open: OpenOptions,
+    /// Address to listen on.
+    pub ip: std::net::IpAddr,
+    /// Port (0: any free port).
+    pub port: u16,
+    /// Open the default browser.
+    pub open_browser: bool,
+    /// When the port is taken, listen on any free port instead of failing (the demo).
+    pub any_port_if_taken: bool,
+}
+
+/// Runs `ecomm serve` until Ctrl-C.
 pub fn run(a: ServeArgs) -> Result<()> {
     let ip: std::net::IpAddr = a.host.parse().with_context(|| format!("--host {}: expected an IP address such as 127.0.0.1", a.host))?;
-    let open = OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads };
+    serve(ServeConfig {
+        db: a.db.db.clone(),
+        open: OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads },
+        ip,
+        port: a.port,
+        open_browser: a.open,
+        any_port_if_taken: false,
+    })
+}
+
+/// Serves the dashboard until Ctrl-C.
+pub fn serve(a: ServeConfig) -> Result<()> {
+    let (ip, open) = (a.ip, a.open.clone());
     // Fail fast with the store's own sentence when the DB is missing or not ecomm's.
     {
-        let conn = store::open(&a.db.db, Mode::ReadOnly, &open)?;
-        store::require_window(&conn, &a.db.db)?;
+        let conn = store::open(&a.db, Mode::ReadOnly, &open)?;
+        store::require_window(&conn, &a.db)?;
     }
     // Beyond loopback, everyone logs in; that needs at least one account.
     let auth = !ip.is_loopback();
     if auth {
-        let app = AppDb::open(&path_for(&a.db.db))?;
+        let app = AppDb::open(&path_for(&a.db))?;
         if accounts::list_users(&app)?.is_empty() {
             bail!(
                 "listening on {ip} exposes the dashboard to the network, so it requires accounts: create one with `ecomm user add NAME --role admin --db {}`, or use --host 127.0.0.1 / 对外监听需要账号：请先运行 ecomm user add",
-                a.db.db.display()
+                a.db.display()
             );
         }
     }
-    let state = Arc::new(AppState::new(a.db.db.clone(), open, super::insights::model_threads(a.db.threads), auth));
+    let state = Arc::new(AppState::new(a.db.clone(), open, super::insights::model_threads(a.open.threads), auth));
+    // Compute the first page's answers in the background while the user opens the browser
+    // (ECOMM_SERVE_NO_WARM=1 skips it, so scripts/bench_serve.sh times cold answers).
+    if std::env::var_os("ECOMM_SERVE_NO_WARM").is_none() {
+        let st = state.clone();
+        std::thread::spawn(move || crate::serve::warm(&st));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind((ip, a.port))
-            .await
-            .with_context(|| format!("cannot listen on {ip}:{}; is another server using the port? try --port", a.port))?;
+        let listener = match tokio::net::TcpListener::bind((ip, a.port)).await {
+            Err(e) if a.any_port_if_taken && e.kind() == std::io::ErrorKind::AddrInUse => {
+                eprintln!("port {} is in use; using a free port instead / 端口被占用，改用空闲端口", a.port);
+                tokio::net::TcpListener::bind((ip, 0)).await?
+            }
+            other => other.with_context(|| format!("cannot listen on {ip}:{}; is another server using the port? try --port", a.port))?,
+        };
         let addr = listener.local_addr()?;
         let url = format!("http://{addr}/");
         println!("ecomm dashboard: {url}  (Ctrl-C to stop)");
-        if a.open {
+        if a.open_browser {
             open_browser(&url);
         }
         axum::serve(listener, router(state))

@@ -29,6 +29,8 @@ pub struct DateValue {
 /// The digest; see the module docs for each derived figure.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Facts {
+    /// The event filter besides the range ("" when none), as [`crate::metrics::Filter::describe`] in English.
+    pub filter: String,
     /// First date of the range.
     pub from: NaiveDate,
     /// Last date of the range.
@@ -135,6 +137,7 @@ impl Facts {
         let top: Vec<(i64, u64)> = m.top_categories.iter().map(|c| (c.category_id, c.buys)).collect();
         let top_sum: u64 = top.iter().map(|c| c.1).sum();
         Facts {
+            filter: m.filter.describe(false),
             from: m.range.from,
             to: m.range.to,
             days: ((m.range.to - m.range.from).num_days() + 1) as u32,
@@ -205,7 +208,7 @@ impl Facts {
         let [pv_u, fav_u, cart_u, buy_u] = self.stage_users;
         let segs: Vec<String> = self.segments.iter().map(|s| format!("{} {} ({})", segment_name(lang, &s.0), s.1, p(s.2))).collect();
         let cats: Vec<String> = self.top_categories.iter().map(|c| format!("{}:{}", c.0, c.1)).collect();
-        let lines = if zh {
+        let mut lines = if zh {
             vec![
                 format!("区间: {} 至 {}，共 {} 天，时区 {}", self.from, self.to, self.days, self.timezone),
                 format!("访客 UV {}；浏览 PV {}；购买 {} 次；购买用户 {}", self.uv, self.pv, self.buys, self.buyers),
@@ -282,6 +285,11 @@ impl Facts {
                 format!("Top categories (id:buys): {}; top-10 share of buys {}", cats.join(", "), p(self.top10_buy_share)),
             ]
         };
+        if !self.filter.is_empty() {
+            let scope =
+                if zh { "筛选（以下数字只含这些事件）" } else { "Filter (every number below covers these events only)" };
+            lines.insert(1, format!("{scope}: {}", self.filter));
+        }
         lines.iter().map(|l| format!("- {l}\n")).collect()
     }
 }

@@ -200,6 +200,7 @@ mod tests {
     fn facts(buyers: u64) -> Facts {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         Facts {
+            filter: String::new(),
             from: d("2017-11-25"),
             to: d("2017-12-03"),
             days: 9,

@@ -23,6 +23,13 @@
 //! - **rfm**: see [`rfm`].
 //!
 //! Rates are 0 when their denominator is 0.
+//!
+//! **Filters** ([`Filter`]): besides the date range, the events can be narrowed to some behaviours
+//! and/or some categories. A filter keeps only the matching events and every metric above is then
+//! computed over the kept events with the same definitions, exactly as if the DB held only them.
+//! So with behaviours `pv,buy` the fav and cart stages are 0 (and cart→buy has rate 0), UV counts
+//! users with a kept event, retention means activity in the kept events, and with one category
+//! the buyers, repurchase and RFM are those of that category.
 
 pub mod rfm;
 pub mod summary;
@@ -41,9 +48,86 @@ pub enum MetricsError {
     /// The range misses the data.
     #[error("the range {0}..{1} does not overlap the data window {2}..{3}; pick dates inside the window / 日期范围与数据窗口没有交集")]
     OutsideWindow(NaiveDate, NaiveDate, NaiveDate, NaiveDate),
+    /// A behaviour name that is not pv, fav, cart or buy.
+    #[error("unknown behaviour '{0}': use pv, fav, cart or buy / 未知行为类型")]
+    UnknownBehavior(String),
+    /// A category with no events in the DB.
+    #[error("category {0} has no events in this DB; check the id / 该类目在数据库中没有记录")]
+    UnknownCategory(i64),
+    /// Too many categories in one filter.
+    #[error("at most {max} categories per filter, got {got} / 类目过多")]
+    TooManyCategories {
+        /// The limit.
+        max: usize,
+        /// Asked for.
+        got: usize,
+    },
     /// Store errors.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Which events the metrics count besides the date range (see the module docs). Empty lists
+/// mean "all".
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq, Hash)]
+pub struct Filter {
+    /// Behaviours kept, in pv, fav, cart, buy order, no repeats (empty: all four).
+    pub behaviors: Vec<String>,
+    /// Categories kept, ascending, no repeats (empty: all).
+    pub categories: Vec<i64>,
+}
+
+/// Most categories one filter may name.
+pub const MAX_FILTER_CATEGORIES: usize = 50;
+
+impl Filter {
+    /// A filter from user input: behaviour names (any case, any order, repeats allowed; all four
+    /// means no behaviour filter) and category ids.
+    pub fn new<S: AsRef<str>>(behaviors: &[S], categories: &[i64]) -> Result<Filter, MetricsError> {
+        let mut keep = [false; 4];
+        for b in behaviors {
+            let b = b.as_ref().trim().to_ascii_lowercase();
+            match crate::ingest::parse::BEHAVIORS.iter().position(|x| *x == b) {
+                Some(i) => keep[i] = true,
+                None => return Err(MetricsError::UnknownBehavior(b)),
+            }
+        }
+        let behaviors = if keep.iter().all(|k| *k) {
+            vec![]
+        } else {
+            crate::ingest::parse::BEHAVIORS.iter().zip(keep).filter(|(_, k)| *k).map(|(b, _)| b.to_string()).collect()
+        };
+        let mut categories = categories.to_vec();
+        categories.sort_unstable();
+        categories.dedup();
+        if categories.len() > MAX_FILTER_CATEGORIES {
+            return Err(MetricsError::TooManyCategories { max: MAX_FILTER_CATEGORIES, got: categories.len() });
+        }
+        Ok(Filter { behaviors, categories })
+    }
+
+    /// True when the filter keeps every event.
+    pub fn is_all(&self) -> bool {
+        self.behaviors.is_empty() && self.categories.is_empty()
+    }
+
+    /// Whether behaviour `b` is kept.
+    pub fn keeps(&self, b: &str) -> bool {
+        self.behaviors.is_empty() || self.behaviors.iter().any(|x| x == b)
+    }
+
+    /// A short description for titles and cover pages, e.g. "pv, buy · category 2520377".
+    pub fn describe(&self, zh: bool) -> String {
+        let mut parts = Vec::new();
+        if !self.behaviors.is_empty() {
+            parts.push(format!("{}{}", if zh { "行为 " } else { "behaviours " }, self.behaviors.join(", ")));
+        }
+        if !self.categories.is_empty() {
+            let ids: Vec<String> = self.categories.iter().map(|c| c.to_string()).collect();
+            parts.push(format!("{}{}", if zh { "类目 " } else { "categories " }, ids.join(", ")));
+        }
+        parts.join(" · ")
+    }
 }
 
 impl From<duckdb::Error> for MetricsError {
@@ -258,6 +342,9 @@ pub struct Kpis {
 pub struct Metrics {
     /// The range used.
     pub range: Range,
+    /// The event filter used (omitted from JSON when it keeps every event).
+    #[serde(skip_serializing_if = "Filter::is_all")]
+    pub filter: Filter,
     /// Totals.
     pub totals: Totals,
     /// Funnel stages pv, fav, cart, buy.
@@ -291,39 +378,42 @@ fn u(v: i64) -> u64 {
 }
 
 impl Metrics {
-    /// Computes every metric for `range` from the rollups.
-    pub fn compute(conn: &Connection, range: &Range) -> Result<Metrics, MetricsError> {
+    /// Computes every metric for `range` and `filter` from the rollups.
+    pub fn compute(conn: &Connection, range: &Range, filter: &Filter) -> Result<Metrics, MetricsError> {
         let (f, t) = (sql_date(range.from), sql_date(range.to));
         let between = format!("event_date BETWEEN {f} AND {t}");
+        let Sources { user_day, hourly: hourly_t, category_day, buy_items, events, bitmaps } = &Sources::new(conn, range, filter)?;
 
         // With day bitmaps (windows up to 64 days) distinct users and items come from one small scan
         // each; without them, from the per-day rollups. Both compute the same definitions (a test
         // compares them).
-        let bitmaps = Bitmaps::for_range(conn, range)?;
 
         // Per-user sums: users, funnel, repurchase.
         let (users, pv_u, fav_u, cart_u, buy_u, repeat, pv, fav, cart, buy): (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) =
-            if let Some(b) = &bitmaps {
+            if let Some(b) = bitmaps {
                 let m = b.mask;
                 let (users, pv_u, fav_u, cart_u, buy_u): (i64, i64, i64, i64, i64) = conn.query_row(
                     &format!(
                         "SELECT count(*) FILTER (WHERE active & {m} <> 0), count(*) FILTER (WHERE pv_days & {m} <> 0),
                             count(*) FILTER (WHERE fav_days & {m} <> 0), count(*) FILTER (WHERE cart_days & {m} <> 0),
                             count(*) FILTER (WHERE buy_days & {m} <> 0)
-                     FROM user_days"
+                     FROM {}",
+                        b.user_days
                     ),
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )?;
                 let repeat: i64 = conn.query_row(
-                    &format!("SELECT count(*) FROM (SELECT user_id FROM buy_items WHERE {between} GROUP BY user_id HAVING sum(buys) >= 2)"),
+                    &format!(
+                        "SELECT count(*) FROM (SELECT user_id FROM {buy_items} WHERE {between} GROUP BY user_id HAVING sum(buys) >= 2)"
+                    ),
                     [],
                     |r| r.get(0),
                 )?;
                 let (pv, fav, cart, buy): (i64, i64, i64, i64) = conn.query_row(
                 &format!(
                     "SELECT coalesce(sum(pv), 0)::BIGINT, coalesce(sum(fav), 0)::BIGINT, coalesce(sum(cart), 0)::BIGINT, coalesce(sum(buy), 0)::BIGINT
-                     FROM hourly WHERE {between}"
+                     FROM {hourly_t} WHERE {between}"
                 ),
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -333,7 +423,7 @@ impl Metrics {
                 conn.query_row(
                 &format!(
                     "WITH u AS (SELECT user_id, sum(pv) AS pv, sum(fav) AS fav, sum(cart) AS cart, sum(buy) AS buy
-                                FROM user_day WHERE {between} GROUP BY user_id)
+                                FROM {user_day} WHERE {between} GROUP BY user_id)
                      SELECT count(*), count(*) FILTER (WHERE pv > 0), count(*) FILTER (WHERE fav > 0),
                             count(*) FILTER (WHERE cart > 0), count(*) FILTER (WHERE buy > 0), count(*) FILTER (WHERE buy >= 2),
                             coalesce(sum(pv), 0)::BIGINT, coalesce(sum(fav), 0)::BIGINT, coalesce(sum(cart), 0)::BIGINT, coalesce(sum(buy), 0)::BIGINT
@@ -344,12 +434,12 @@ impl Metrics {
             )?
             };
         crate::ingest::trace_here("metrics: per-user sums");
-        let items: i64 = match &bitmaps {
-            Some(b) => conn.query_row(&format!("SELECT count(*) FROM item_days WHERE days & {} <> 0", b.mask), [], |r| r.get(0))?,
-            None => conn.query_row(&format!("SELECT count(DISTINCT item_id) FROM user_behavior WHERE {between}"), [], |r| r.get(0))?,
+        let items: i64 = match bitmaps {
+            Some(b) => conn.query_row(&format!("SELECT count(*) FROM {} WHERE days & {} <> 0", b.item_days, b.mask), [], |r| r.get(0))?,
+            None => conn.query_row(&format!("SELECT count(DISTINCT item_id) FROM {events} WHERE {between}"), [], |r| r.get(0))?,
         };
         let categories: i64 =
-            conn.query_row(&format!("SELECT count(DISTINCT category_id) FROM category_day WHERE {between}"), [], |r| r.get(0))?;
+            conn.query_row(&format!("SELECT count(DISTINCT category_id) FROM {category_day} WHERE {between}"), [], |r| r.get(0))?;
         crate::ingest::trace_here("metrics: distinct items and categories");
         let totals = Totals { events: u(pv + fav + cart + buy), users: u(users), items: u(items), categories: u(categories) };
 
@@ -370,7 +460,7 @@ impl Metrics {
         let mut hourly: Vec<Hour> = (0..24).map(|h| Hour { hour: h, pv: 0, fav: 0, cart: 0, buy: 0 }).collect();
         {
             let mut st = conn.prepare(&format!(
-                "SELECT event_hour, sum(pv)::BIGINT, sum(fav)::BIGINT, sum(cart)::BIGINT, sum(buy)::BIGINT FROM hourly WHERE {between} GROUP BY event_hour"
+                "SELECT event_hour, sum(pv)::BIGINT, sum(fav)::BIGINT, sum(cart)::BIGINT, sum(buy)::BIGINT FROM {hourly_t} WHERE {between} GROUP BY event_hour"
             ))?;
             let rows = st.query_map([], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?))
@@ -383,7 +473,7 @@ impl Metrics {
 
         let mut daily: Vec<Day> = range.dates().map(|d| Day { date: d, users: 0, pv: 0, fav: 0, cart: 0, buy: 0 }).collect();
         // Per date: active users and retained users (bitmaps), if available.
-        let per_day = match &bitmaps {
+        let per_day = match bitmaps {
             Some(b) => Some(b.per_day(conn, range)?),
             None => None,
         };
@@ -391,12 +481,12 @@ impl Metrics {
             let sql = if per_day.is_some() {
                 format!(
                     "SELECT event_date::VARCHAR, 0::BIGINT, sum(pv)::BIGINT, sum(fav)::BIGINT, sum(cart)::BIGINT, sum(buy)::BIGINT
-                     FROM hourly WHERE {between} GROUP BY event_date"
+                     FROM {hourly_t} WHERE {between} GROUP BY event_date"
                 )
             } else {
                 format!(
                     "SELECT event_date::VARCHAR, count(*), sum(pv)::BIGINT, sum(fav)::BIGINT, sum(cart)::BIGINT, sum(buy)::BIGINT
-                     FROM user_day WHERE {between} GROUP BY event_date"
+                     FROM {user_day} WHERE {between} GROUP BY event_date"
                 )
             };
             let mut st = conn.prepare(&sql)?;
@@ -434,7 +524,7 @@ impl Metrics {
         } else {
             let mut st = conn.prepare(&format!(
                 "SELECT a.event_date::VARCHAR, count(*), count(b.user_id)
-                 FROM user_day a LEFT JOIN user_day b ON b.user_id = a.user_id AND b.event_date = a.event_date + 1
+                 FROM {user_day} a LEFT JOIN {user_day} b ON b.user_id = a.user_id AND b.event_date = a.event_date + 1
                  WHERE a.event_date BETWEEN {f} AND {t} - 1
                  GROUP BY a.event_date"
             ))?;
@@ -453,7 +543,7 @@ impl Metrics {
         let mut top_categories = Vec::new();
         {
             let mut st = conn.prepare(&format!(
-                "SELECT category_id, sum(buy)::BIGINT AS buys FROM category_day WHERE {between}
+                "SELECT category_id, sum(buy)::BIGINT AS buys FROM {category_day} WHERE {between}
                  GROUP BY category_id HAVING sum(buy) > 0 ORDER BY buys DESC, category_id ASC LIMIT 10"
             ))?;
             let rows = st.query_map([], |r| Ok(Category { category_id: r.get(0)?, buys: u(r.get(1)?) }))?;
@@ -463,7 +553,7 @@ impl Metrics {
         }
 
         crate::ingest::trace_here("metrics: top categories");
-        let rfm = rfm_metrics(conn, range)?;
+        let rfm = rfm_metrics(conn, range, buy_items)?;
         crate::ingest::trace_here("metrics: rfm");
 
         let cohorts: Vec<&Retention> = retention.iter().filter(|r| r.cohort > 0).collect();
@@ -483,7 +573,19 @@ impl Metrics {
             avg_day1_retention: avg_ret,
             peak_hour,
         };
-        Ok(Metrics { range: range.clone(), totals, funnel, kpis, hourly, daily, retention, repurchase, top_categories, rfm })
+        Ok(Metrics {
+            range: range.clone(),
+            filter: filter.clone(),
+            totals,
+            funnel,
+            kpis,
+            hourly,
+            daily,
+            retention,
+            repurchase,
+            top_categories,
+            rfm,
+        })
     }
 
     /// Opens nothing: convenience for callers that hold a connection and a DB path.
@@ -492,26 +594,102 @@ impl Metrics {
         db: &std::path::Path,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
+        filter: &Filter,
     ) -> Result<Metrics, MetricsError> {
         let w = store::require_window(conn, db)?;
         let range = Range::new(&w, from, to)?;
-        Metrics::compute(conn, &range)
+        Metrics::compute(conn, &range, filter)
     }
 }
 
-/// The day-bitmap rollups (`user_days`, `item_days`) and the range's bit mask.
+/// The day-bitmap rollups (`user_days`, `item_days`, or relations over them) and the range's bit mask.
 struct Bitmaps {
     /// Bits of the range's days (bit k = window day k).
     mask: u64,
     /// Bit index of the range's first day.
     first: i64,
+    /// Relation with `user_id, active, pv_days, fav_days, cart_days, buy_days`.
+    user_days: String,
+    /// Relation with `item_id, days`.
+    item_days: String,
+}
+
+/// The relations the queries read, each with the columns of the stored rollup of the same name:
+/// the stored rollups themselves; for a behaviour filter, the stored rollups with the other
+/// behaviours' counts set to 0 (and rows left without events dropped); for a category filter,
+/// connection-local rollups of the matching events ([`store::load::filtered_rollups`]).
+struct Sources {
+    user_day: String,
+    hourly: String,
+    category_day: String,
+    buy_items: String,
+    /// Events (`user_behavior` columns).
+    events: String,
+    bitmaps: Option<Bitmaps>,
+}
+
+impl Sources {
+    fn new(conn: &Connection, range: &Range, filter: &Filter) -> Result<Sources, MetricsError> {
+        const B: [&str; 4] = crate::ingest::parse::BEHAVIORS;
+        let kept: Vec<&str> = B.iter().copied().filter(|b| filter.keeps(b)).collect();
+        let in_list = kept.iter().map(|b| format!("'{b}'")).collect::<Vec<_>>().join(", ");
+        if !filter.categories.is_empty() {
+            let ids = filter.categories.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
+            let known: Vec<i64> = {
+                let mut st = conn.prepare(&format!("SELECT DISTINCT category_id FROM category_day WHERE category_id IN ({ids})"))?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            if let Some(c) = filter.categories.iter().find(|c| !known.contains(c)) {
+                return Err(MetricsError::UnknownCategory(*c));
+            }
+            let mut pred = format!("category_id IN ({ids}) AND event_date BETWEEN {} AND {}", sql_date(range.from), sql_date(range.to));
+            if !filter.behaviors.is_empty() {
+                pred.push_str(&format!(" AND behavior_type IN ({in_list})"));
+            }
+            store::load::filtered_rollups(conn, &pred)?;
+            return Ok(Sources {
+                user_day: "f_user_day".into(),
+                hourly: "f_hourly".into(),
+                category_day: "f_category_day".into(),
+                buy_items: "f_buy_items".into(),
+                events: "f_events".into(),
+                bitmaps: None,
+            });
+        }
+        let dropped: Vec<&str> = B.iter().copied().filter(|b| !filter.keeps(b)).collect();
+        let bitmaps = Bitmaps::for_range(conn, range, &kept, &dropped)?;
+        if dropped.is_empty() {
+            return Ok(Sources {
+                user_day: "user_day".into(),
+                hourly: "hourly".into(),
+                category_day: "category_day".into(),
+                buy_items: "buy_items".into(),
+                events: "user_behavior".into(),
+                bitmaps,
+            });
+        }
+        let zero = dropped.iter().map(|b| format!("0::UINTEGER AS {b}")).collect::<Vec<_>>().join(", ");
+        let any = kept.iter().map(|b| format!("{b} > 0")).collect::<Vec<_>>().join(" OR ");
+        let any = if any.is_empty() { "false".to_string() } else { any };
+        Ok(Sources {
+            user_day: format!("(SELECT * REPLACE ({zero}) FROM user_day WHERE {any})"),
+            hourly: format!("(SELECT * REPLACE ({zero}) FROM hourly)"),
+            category_day: format!("(SELECT * REPLACE ({zero}) FROM category_day WHERE {any})"),
+            buy_items: if filter.keeps("buy") { "buy_items".into() } else { "(SELECT * FROM buy_items WHERE false)".into() },
+            events: format!("(SELECT * FROM user_behavior WHERE behavior_type IN ({in_list}))"),
+            bitmaps,
+        })
+    }
 }
 
 impl Bitmaps {
-    /// Some when the bitmaps exist (windows up to 64 days) and `ECOMM_NO_BITMAPS` is unset.
-    fn for_range(conn: &Connection, range: &Range) -> Result<Option<Bitmaps>, MetricsError> {
+    /// Some when the bitmaps exist (windows up to 64 days; per-behaviour item bitmaps when some
+    /// behaviours are dropped) and `ECOMM_NO_BITMAPS` is unset.
+    fn for_range(conn: &Connection, range: &Range, kept: &[&str], dropped: &[&str]) -> Result<Option<Bitmaps>, MetricsError> {
         if std::env::var_os("ECOMM_NO_BITMAPS").is_some()
             || (range.window_end - range.window_start).num_days() >= crate::store::load::MASK_DAYS
+            || kept.is_empty()
         {
             return Ok(None);
         }
@@ -523,10 +701,38 @@ impl Bitmaps {
         if n < 2 {
             return Ok(None);
         }
+        let (user_days, item_days) = if dropped.is_empty() {
+            ("user_days".to_string(), "item_days".to_string())
+        } else {
+            // Per-behaviour item days exist for windows up to LANE_DAYS days (and in DBs ingested
+            // since they were added).
+            let lanes: i64 = conn.query_row(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' AND table_name = 'item_days' AND column_name = 'lanes'",
+                [],
+                |r| r.get(0),
+            )?;
+            if lanes == 0 {
+                return Ok(None);
+            }
+            let any = kept.iter().map(|b| format!("{b}_days")).collect::<Vec<_>>().join(" | ");
+            let zero = dropped.iter().map(|b| format!("0::UBIGINT AS {b}_days")).collect::<Vec<_>>().join(", ");
+            let lane = kept
+                .iter()
+                .map(|b| {
+                    let k = crate::ingest::parse::BEHAVIORS.iter().position(|x| x == b).expect("behaviour") as i64;
+                    format!("(lanes >> {})", k * crate::store::load::LANE_DAYS)
+                })
+                .collect::<Vec<_>>()
+                .join(" | ");
+            (
+                format!("(SELECT user_id, ({any}) AS active, * EXCLUDE (user_id, active) REPLACE ({zero}) FROM user_days)"),
+                format!("(SELECT item_id, ({lane}) & 65535 AS days FROM item_days)"),
+            )
+        };
         let first = (range.from - range.window_start).num_days();
         let len = (range.to - range.from).num_days() + 1;
         let ones = if len >= 64 { u64::MAX } else { (1u64 << len) - 1 };
-        Ok(Some(Bitmaps { mask: ones << first, first }))
+        Ok(Some(Bitmaps { mask: ones << first, first, user_days, item_days }))
     }
 
     /// For each date of the range: (users active that day, of them also active the next day).
@@ -538,7 +744,7 @@ impl Bitmaps {
             cols.push(format!("count(*) FILTER (WHERE (active >> {k}) & 1 = 1)"));
             cols.push(if i + 1 < days { format!("count(*) FILTER (WHERE (active >> {k}) & 3 = 3)") } else { "0".into() });
         }
-        let sql = format!("SELECT {} FROM user_days", cols.join(", "));
+        let sql = format!("SELECT {} FROM {}", cols.join(", "), self.user_days);
         Ok(conn.query_row(&sql, [], |r| {
             let mut out = Vec::with_capacity(days as usize);
             for i in 0..days as usize {
@@ -565,8 +771,8 @@ fn list_f64(v: duckdb::types::Value) -> Vec<f64> {
     }
 }
 
-fn rfm_metrics(conn: &Connection, range: &Range) -> Result<Rfm, MetricsError> {
-    let per = rfm::per_buyer_sql(range.from, range.to);
+fn rfm_metrics(conn: &Connection, range: &Range, buy_items: &str) -> Result<Rfm, MetricsError> {
+    let per = rfm::per_buyer_sql_from(buy_items, range.from, range.to);
     let mut by: std::collections::HashMap<String, (u64, f64, f64, f64)> = Default::default();
     let mut thresholds = Thresholds::default();
     {

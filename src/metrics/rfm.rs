@@ -60,12 +60,18 @@ pub fn segment_zh(segment: &str) -> &'static str {
 /// row). Reads the `buy_items` rollup. This is the single definition used
 /// by `analyze`, `user_summary` and everything built on them.
 pub fn per_buyer_sql(from: NaiveDate, to: NaiveDate) -> String {
+    per_buyer_sql_from("buy_items", from, to)
+}
+
+/// [`per_buyer_sql`] over `buy_items`, a relation with the columns of the `buy_items` rollup
+/// (the metrics pass a filtered one).
+pub fn per_buyer_sql_from(buy_items: &str, from: NaiveDate, to: NaiveDate) -> String {
     let (f, t) = (sql_date(from), sql_date(to));
     format!(
         "WITH b AS (
             SELECT user_id, ({t} - max(event_date))::INTEGER AS recency, sum(buys)::BIGINT AS frequency,
                    count(DISTINCT item_id)::BIGINT AS monetary
-            FROM buy_items WHERE event_date BETWEEN {f} AND {t} GROUP BY user_id),
+            FROM {buy_items} WHERE event_date BETWEEN {f} AND {t} GROUP BY user_id),
          q AS (
             SELECT quantile_cont(recency, [0.2, 0.4, 0.6, 0.8]) AS qr,
                    quantile_cont(frequency, [0.2, 0.4, 0.6, 0.8]) AS qf,

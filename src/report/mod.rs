@@ -223,7 +223,7 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
     let range = format!("{} – {}", m.range.from, m.range.to);
     let window = format!("{} – {}", m.range.window_start, m.range.window_end);
     let sources = if input.sources.is_empty() { "-".to_string() } else { input.sources.join(", ") };
-    let cover = vec![
+    let mut cover = vec![
         vec![tr(lang, "数据来源", "Data source"), format!("{}  ({}: {})", sources, tr(lang, "数据库", "DB"), input.db)],
         vec![t(lang, "range").to_string(), range],
         vec![t(lang, "window").to_string(), window],
@@ -231,6 +231,9 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
         vec![tr(lang, "事件数", "Events analysed"), int(m.totals.events)],
         vec![tr(lang, "生成时间", "Generated"), input.generated.clone()],
     ];
+    if !m.filter.is_all() {
+        cover.insert(2, vec![tr(lang, "筛选", "Filter"), m.filter.describe(lang == Lang::Zh)]);
+    }
     d.table(&[tr(lang, "项目", "Item"), tr(lang, "内容", "Value")], &cover, &[0.25, 0.75], &[Align::Left, Align::Left], 10.0);
     d.paragraph(
         &tr(

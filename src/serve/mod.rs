@@ -3,9 +3,13 @@
 //! Endpoints (all GET; dates are `YYYY-MM-DD`, `lang` is `zh` or `en`):
 //! - `/` the page; `/assets/app.js`, `/assets/app.css`
 //! - `/api/meta` the data panel: DB, window, time zone, rows, ingests, rejects by reason
-//! - `/api/metrics?from&to` exactly `ecomm analyze --format json --from --to`
-//! - `/api/insights?from&to&lang` the insights module's outcome (LLM when configured, else rules)
-//! - `/api/report.pdf?from&to&lang` the PDF report for that range
+//! - `/api/metrics?from&to&behavior&category` exactly `ecomm analyze --format json --from --to
+//!   --behavior --category` (`behavior`: comma-separated pv,fav,cart,buy; `category`:
+//!   comma-separated ids; both optional, see [`crate::metrics::Filter`])
+//! - `/api/insights?from&to&behavior&category&lang` the insights module's outcome (LLM when
+//!   configured, else rules) with its fact sheet under `facts`
+//! - `/api/report.pdf?from&to&behavior&category&lang` the PDF report for that filter
+//! - `/api/categories` the 200 categories with the most events (for the filter's suggestions)
 //!
 //! - `/login` (GET page, POST `{"name","password"}`), `/logout` (POST), `/api/users` (GET list, POST
 //!   `{"name","password","role"}`; admins only)
@@ -14,7 +18,8 @@
 //! but `/login` needs a session cookie (HttpOnly, SameSite=Strict) from `/login`; viewers see the
 //! dashboard and its data, analysts also run insights and export PDFs, admins also manage users.
 //!
-//! Wrong parameters (unknown names, bad dates, reversed or out-of-window ranges, bad lang) get
+//! Wrong parameters (unknown names, bad dates, reversed or out-of-window ranges, unknown
+//! behaviours, categories that are not numbers or have no events, bad lang) get
 //! a 400 with a JSON `{"error": ...}` sentence; nothing panics.
 //!
 //! Consistency with a concurrent `ecomm ingest`: every request opens the DuckDB file read-only,
@@ -22,10 +27,13 @@
 //! an answer is either all-before or all-after the ingest, never a mix. While the ingest holds
 //! the file's write lock, a read-only open fails; the server then answers from the last good
 //! answer to the same request (header `x-ecomm-stale: 1`), or with 503 and a sentence if it has none.
+//!
+//! Speed: answers are memoized per (data version, request); identical concurrent requests wait
+//! for one computation; [`warm`] computes the first page's answers when the server starts.
 
 use crate::accounts::{self, Role};
 use crate::insights::{cache::AppDb, facts::Facts, produce, Request};
-use crate::metrics::{Metrics, MetricsError};
+use crate::metrics::{Filter, Metrics, MetricsError};
 use crate::render::i18n::Lang;
 use crate::store::{self, Mode, OpenOptions, StoreError};
 use axum::extract::{Query, State};
@@ -57,12 +65,22 @@ pub struct AppState {
     last_good: Mutex<HashMap<String, String>>,
     /// Answers per (data version, request key): repeats are answered without recomputing.
     memo: Mutex<HashMap<String, String>>,
+    /// One lock per request key (see `answer`).
+    gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl AppState {
     /// State for `db`.
     pub fn new(db: PathBuf, open: OpenOptions, model_threads: usize, auth: bool) -> AppState {
-        AppState { db, open, model_threads, auth, last_good: Mutex::new(HashMap::new()), memo: Mutex::new(HashMap::new()) }
+        AppState {
+            db,
+            open,
+            model_threads,
+            auth,
+            last_good: Mutex::new(HashMap::new()),
+            memo: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
+        }
     }
 
     fn app(&self) -> Result<AppDb, ApiError> {
@@ -193,7 +211,11 @@ fn bad(msg: impl Into<String>) -> ApiError {
 impl From<MetricsError> for ApiError {
     fn from(e: MetricsError) -> Self {
         match e {
-            MetricsError::Reversed(..) | MetricsError::OutsideWindow(..) => bad(e.to_string()),
+            MetricsError::Reversed(..)
+            | MetricsError::OutsideWindow(..)
+            | MetricsError::UnknownBehavior(..)
+            | MetricsError::UnknownCategory(..)
+            | MetricsError::TooManyCategories { .. } => bad(e.to_string()),
             MetricsError::Store(s) => s.into(),
         }
     }
@@ -215,7 +237,15 @@ impl From<StoreError> for ApiError {
 struct Params {
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
+    filter: Filter,
     lang: Lang,
+}
+
+impl Params {
+    /// The memo key of a request of `kind` with these parameters.
+    fn key(&self, kind: &str) -> String {
+        format!("{kind}:{:?}:{:?}:{:?}:{:?}:{:?}", self.from, self.to, self.filter.behaviors, self.filter.categories, self.lang)
+    }
 }
 
 fn params(q: &HashMap<String, String>, allowed: &[&str]) -> Result<Params, ApiError> {
@@ -237,7 +267,57 @@ fn params(q: &HashMap<String, String>, allowed: &[&str]) -> Result<Params, ApiEr
         Some("en") => Lang::En,
         Some(other) => return Err(bad(format!("lang: expected zh or en, got '{other}'"))),
     };
-    Ok(Params { from: date("from")?, to: date("to")?, lang })
+    let list = |k: &str| -> Vec<String> {
+        q.get(k).map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()).unwrap_or_default()
+    };
+    let categories = list("category")
+        .iter()
+        .map(|c| c.parse::<i64>().map_err(|_| bad(format!("category: expected category ids like 4756105, got '{c}'"))))
+        .collect::<Result<Vec<i64>, ApiError>>()?;
+    let filter = Filter::new(&list("behavior"), &categories).map_err(ApiError::from)?;
+    Ok(Params { from: date("from")?, to: date("to")?, filter, lang })
+}
+
+/// Answers request `key` with `f` on a fresh read-only connection, unless the same request was
+/// answered for the same data version before (then from the memo); remembers the answer.
+fn answer<F>(st: &AppState, key: &str, f: F) -> Result<String, ApiError>
+where
+    F: FnOnce(&AppState, &duckdb::Connection) -> Result<String, ApiError>,
+{
+    // Requests for the same key wait for each other, so concurrent identical requests (or a
+    // visitor arriving while `warm` runs) compute once and share the memoized answer.
+    let gate = {
+        let mut gates = st.gates.lock().expect("gates lock");
+        if gates.len() >= 4096 {
+            gates.clear();
+        }
+        gates.entry(key.to_string()).or_default().clone()
+    };
+    let _turn = gate.lock().unwrap_or_else(|e| e.into_inner());
+    let conn = store::open(&st.db, Mode::ReadOnly, &st.open)?;
+    // The version is read on the same connection as the answer, so a memoized answer is
+    // exactly what this snapshot would compute.
+    let memo_key = format!("{}|{key}", store::data_version(&conn)?);
+    if let Some(hit) = st.memo.lock().expect("memo lock").get(&memo_key) {
+        return Ok(hit.clone());
+    }
+    let body = f(st, &conn)?;
+    let mut memo = st.memo.lock().expect("memo lock");
+    if memo.len() >= 512 {
+        memo.clear();
+    }
+    memo.insert(memo_key, body.clone());
+    Ok(body)
+}
+
+/// Computes the answers a first page load asks for (the whole window, the data panel, the
+/// category suggestions) into the memo, so the first visitor after a start does not wait for
+/// them. Errors are left for the real request to report.
+pub fn warm(st: &AppState) {
+    let p = Params { from: None, to: None, filter: Filter::default(), lang: Lang::Zh };
+    let _ = answer(st, &p.key("metrics"), metrics_body(p));
+    let _ = answer(st, "meta", meta_body);
+    let _ = answer(st, "categories", categories_body);
 }
 
 /// Runs `f` on a blocking thread with a fresh read-only connection, unless the same request was
@@ -249,24 +329,9 @@ where
 {
     let st2 = st.clone();
     let key2 = key.clone();
-    let res = tokio::task::spawn_blocking(move || {
-        let conn = store::open(&st2.db, Mode::ReadOnly, &st2.open)?;
-        // The version is read on the same connection as the answer, so a memoized answer is
-        // exactly what this snapshot would compute.
-        let memo_key = format!("{}|{key2}", store::data_version(&conn)?);
-        if let Some(hit) = st2.memo.lock().expect("memo lock").get(&memo_key) {
-            return Ok(hit.clone());
-        }
-        let body = f(&st2, &conn)?;
-        let mut memo = st2.memo.lock().expect("memo lock");
-        if memo.len() >= 512 {
-            memo.clear();
-        }
-        memo.insert(memo_key, body.clone());
-        Ok(body)
-    })
-    .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e}")))?;
+    let res = tokio::task::spawn_blocking(move || answer(&st2, &key2, f))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e}")))?;
     let json_response = |body: String, stale: bool| {
         let mut r = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
         if stale {
@@ -288,48 +353,63 @@ where
 }
 
 async fn metrics(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
-    let p = params(&q, &["from", "to"])?;
-    let key = format!("metrics:{:?}:{:?}", p.from, p.to);
-    with_db(st, key, move |st, conn| {
-        let m = Metrics::for_db(conn, &st.db, p.from, p.to)?;
+    let p = params(&q, &["from", "to", "behavior", "category"])?;
+    with_db(st, p.key("metrics"), metrics_body(p)).await
+}
+
+fn metrics_body(p: Params) -> impl FnOnce(&AppState, &duckdb::Connection) -> Result<String, ApiError> {
+    move |st, conn| {
+        let m = Metrics::for_db(conn, &st.db, p.from, p.to, &p.filter)?;
         Ok(serde_json::to_string(&m).expect("metrics serialize"))
-    })
-    .await
+    }
 }
 
 async fn meta(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
     params(&q, &[])?;
-    with_db(st, "meta".into(), move |st, conn| {
-        let w = store::require_window(conn, &st.db)?;
-        let t = store::ingest_totals(conn)?;
-        let v = serde_json::json!({
-            "db": st.db.display().to_string(),
-            "window": { "start": w.start, "end": w.end },
-            "timezone": w.timezone,
-            "rows": store::row_count(conn)?,
-            "files": store::source_files(conn)?,
-            "ingests": t.ingests,
-            "last_ingest": t.last_finished_at,
-            "rows_read": t.rows_read,
-            "rows_loaded": t.rows_loaded,
-            "rejects": {
-                "malformed": t.malformed,
-                "bad_behavior": t.bad_behavior,
-                "out_of_window": t.out_of_window,
-                "duplicate": t.duplicate,
-            },
-            "rejects_file": store::rejects_path(&st.db).display().to_string(),
-        });
-        Ok(v.to_string())
-    })
-    .await
+    with_db(st, "meta".into(), meta_body).await
+}
+
+fn meta_body(st: &AppState, conn: &duckdb::Connection) -> Result<String, ApiError> {
+    let w = store::require_window(conn, &st.db)?;
+    let t = store::ingest_totals(conn)?;
+    let v = serde_json::json!({
+        "db": st.db.display().to_string(),
+        "window": { "start": w.start, "end": w.end },
+        "timezone": w.timezone,
+        "rows": store::row_count(conn)?,
+        "files": store::source_files(conn)?,
+        "ingests": t.ingests,
+        "last_ingest": t.last_finished_at,
+        "rows_read": t.rows_read,
+        "rows_loaded": t.rows_loaded,
+        "rejects": {
+            "malformed": t.malformed,
+            "bad_behavior": t.bad_behavior,
+            "out_of_window": t.out_of_window,
+            "duplicate": t.duplicate,
+        },
+        "rejects_file": store::rejects_path(&st.db).display().to_string(),
+    });
+    Ok(v.to_string())
+}
+
+async fn categories(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+    params(&q, &[])?;
+    with_db(st, "categories".into(), categories_body).await
+}
+
+fn categories_body(_: &AppState, conn: &duckdb::Connection) -> Result<String, ApiError> {
+    let list: Vec<_> = store::top_categories_by_events(conn, 200)?
+        .into_iter()
+        .map(|(id, events)| serde_json::json!({ "category_id": id, "events": events }))
+        .collect();
+    Ok(serde_json::Value::from(list).to_string())
 }
 
 async fn insights(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
-    let p = params(&q, &["from", "to", "lang"])?;
-    let key = format!("insights:{:?}:{:?}:{:?}", p.from, p.to, p.lang);
-    with_db(st, key, move |st, conn| {
-        let m = Metrics::for_db(conn, &st.db, p.from, p.to)?;
+    let p = params(&q, &["from", "to", "behavior", "category", "lang"])?;
+    with_db(st, p.key("insights"), move |st, conn| {
+        let m = Metrics::for_db(conn, &st.db, p.from, p.to, &p.filter)?;
         let facts = Facts::from_metrics(&m);
         let app = AppDb::open(&crate::insights::cache::path_for(&st.db)).ok();
         let o = produce(&Request {
@@ -341,19 +421,22 @@ async fn insights(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Strin
             app: app.as_ref(),
             use_llm: true,
         });
-        Ok(serde_json::to_string(&o).expect("outcome serialize"))
+        // The outcome plus the fact sheet it was grounded in (as `ecomm insights --format json`).
+        let mut v = serde_json::to_value(&o).expect("outcome serialize");
+        v["facts"] = serde_json::to_value(&facts).expect("facts serialize");
+        Ok(v.to_string())
     })
     .await
 }
 
 async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
-    let p = params(&q, &["from", "to", "lang"])?;
+    let p = params(&q, &["from", "to", "behavior", "category", "lang"])?;
     let st2 = st.clone();
     let res = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, String), ApiError> {
         // Validate the range first so a bad one is a 400, not a failed report.
         {
             let conn = store::open(&st2.db, Mode::ReadOnly, &st2.open)?;
-            Metrics::for_db(&conn, &st2.db, p.from, p.to)?;
+            Metrics::for_db(&conn, &st2.db, p.from, p.to, &p.filter)?;
         }
         let dir = std::env::temp_dir().join(format!("ecomm-serve-{}-{}", std::process::id(), store::new_generation()));
         let out = dir.join("report.pdf");
@@ -364,6 +447,7 @@ async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Str
             lang: p.lang,
             from: p.from,
             to: p.to,
+            filter: p.filter.clone(),
             font: None,
             model: None,
             llm: true,
@@ -406,6 +490,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/assets/app.css", get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }))
         .route("/api/meta", get(meta))
         .route("/api/metrics", get(metrics))
+        .route("/api/categories", get(categories))
         .route("/api/insights", get(insights))
         .route("/api/report.pdf", get(report_pdf))
         .route("/api/users", get(users).post(add_user))

@@ -294,6 +294,17 @@ pub fn data_version(conn: &Connection) -> Result<String, StoreError> {
     )?)
 }
 
+/// The `n` categories with the most events over the whole window: (category_id, events),
+/// most first (ties: smaller id).
+pub fn top_categories_by_events(conn: &Connection, n: usize) -> Result<Vec<(i64, u64)>, StoreError> {
+    let mut st = conn.prepare(&format!(
+        "SELECT category_id, sum(pv::BIGINT + fav + cart + buy)::BIGINT AS events FROM category_day
+         GROUP BY category_id ORDER BY events DESC, category_id LIMIT {n}"
+    ))?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?.max(0) as u64)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Rows in `user_behavior`.
 pub fn row_count(conn: &Connection) -> Result<u64, StoreError> {
     Ok(conn.query_row("SELECT count(*) FROM user_behavior", [], |r| r.get::<_, i64>(0))? as u64)

@@ -15,7 +15,8 @@ const T = {
     source_rules: "来源：规则（未使用大模型）", finding: "发现：", act: "行动：", impact: "预期效果：", cat: "类目",
     db: "数据库", window: "时间窗口", tz: "时区", rows: "行数", ingests: "导入批次", last_ingest: "最近导入", rows_read: "读取行数",
     malformed: "格式错误", bad_behavior: "未知行为类型", out_of_window: "超出时间窗口", duplicate: "重复行", rejects_file: "拒绝行文件",
-    files: "数据文件", empty: "区间内没有数据", lang: "EN",
+    files: "数据文件", empty: "区间内没有数据", lang: "EN", behaviors: "行为", category: "类目",
+    category_ph: "全部类目", filter_note: "筛选：", events_l: "事件",
     champions: "重要价值用户", loyal: "忠诚用户", potential: "潜力用户", at_risk: "流失预警用户", hibernating: "沉睡用户",
   },
   en: {
@@ -29,12 +30,14 @@ const T = {
     source_rules: "Source: rules (no language model)", finding: "Finding: ", act: "Action: ", impact: "Expected impact: ", cat: "cat.",
     db: "DB", window: "Window", tz: "Time zone", rows: "Rows", ingests: "Ingests", last_ingest: "Last ingest", rows_read: "Rows read",
     malformed: "malformed", bad_behavior: "unknown behaviour", out_of_window: "out of window", duplicate: "duplicate", rejects_file: "Rejects file",
-    files: "Files", empty: "No data in this range", lang: "中文",
+    files: "Files", empty: "No data in this range", lang: "中文", behaviors: "Behaviours", category: "Category",
+    category_ph: "all categories", filter_note: "Filter: ", events_l: "events",
     champions: "champions", loyal: "loyal", potential: "potential", at_risk: "at risk", hibernating: "hibernating",
   },
 };
 
-const state = { lang: "zh", from: "", to: "", meta: null, metrics: null };
+const BEHAVIORS = ["pv", "fav", "cart", "buy"];
+const state = { lang: "zh", from: "", to: "", behaviors: [], category: "", meta: null, metrics: null, seq: 0 };
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[state.lang][k] || k;
 const int = (n) => Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
@@ -58,6 +61,8 @@ function query(extra) {
   const p = new URLSearchParams();
   if (state.from) p.set("from", state.from);
   if (state.to) p.set("to", state.to);
+  if (state.behaviors.length) p.set("behavior", state.behaviors.join(","));
+  if (state.category) p.set("category", state.category);
   if (extra) for (const [k, v] of Object.entries(extra)) p.set(k, v);
   return p.toString();
 }
@@ -108,7 +113,7 @@ function funnel(stages) {
   stages.forEach((st, i) => {
     const w = Math.max(2, (st.users / max) * bw), x = lw + (bw - w) / 2, y = i * row + row * 0.12, h = row * 0.76;
     const rates = i === 0 ? "100%" : `${t("prev")} ${pct(st.rate_from_prev)} · ${t("first")} ${pct(st.rate_from_first)}`;
-    const tipText = `${t(st.stage + "_s")}: ${int(st.users)} ${t("users")}, ${int(st.events)} events\n${rates}`;
+    const tipText = `${t(st.stage + "_s")}: ${int(st.users)} ${t("users")}, ${int(st.events)} ${t("events_l")}\n${rates}`;
     s += `<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="${PALETTE[i]}" data-tip="${esc(tipText)}"/>`;
     s += `<text x="${lw - 8}" y="${y + h / 2 + 4}" text-anchor="end">${esc(t(st.stage + "_s"))}</text>`;
     s += `<text x="${lw + bw + 8}" y="${y + h / 2 - 3}">${int(st.users)}</text>`;
@@ -201,6 +206,15 @@ function renderKpis(m) {
     .join("");
 }
 
+function renderFilterNote(m) {
+  const f = m.filter;
+  const parts = [];
+  if (f && f.behaviors.length) parts.push(`${t("behaviors")} ${f.behaviors.map((b) => t(b + "_s")).join(", ")}`);
+  if (f && f.categories.length) parts.push(`${t("category")} ${f.categories.join(", ")}`);
+  $("filter-note").hidden = !parts.length;
+  $("filter-note").textContent = parts.length ? t("filter_note") + parts.join(" · ") : "";
+}
+
 function renderCharts(m) {
   mount("funnel", funnel(m.funnel));
   const ser = (b) => ({ name: t(b + "_s"), values: m.hourly.map((h) => h[b]) });
@@ -236,6 +250,18 @@ function renderLabels() {
   $("title").textContent = t("title");
   $("lang").textContent = t("lang");
   $("pdf").href = "/api/report.pdf?" + query({ lang: state.lang });
+  $("category").placeholder = t("category_ph");
+}
+
+// The checkboxes and the category box into the state: all four behaviours means no filter.
+function readFilters() {
+  const kept = BEHAVIORS.filter((b) => $("b-" + b).checked);
+  state.behaviors = kept.length === BEHAVIORS.length ? [] : kept;
+  state.category = $("category").value.replace(/\s+/g, "");
+}
+function writeFilters() {
+  BEHAVIORS.forEach((b) => ($("b-" + b).checked = !state.behaviors.length || state.behaviors.includes(b)));
+  $("category").value = state.category;
 }
 
 function syncUrl() {
@@ -245,14 +271,21 @@ function syncUrl() {
 async function refresh() {
   syncUrl();
   renderLabels();
+  // Answers can arrive out of order when filters change quickly: only the latest request renders.
+  const seq = ++state.seq;
   try {
-    state.metrics = await getJSON("/api/metrics?" + query());
+    const m = await getJSON("/api/metrics?" + query());
+    if (seq !== state.seq) return;
+    state.metrics = m;
     showError("");
+    renderFilterNote(state.metrics);
     renderKpis(state.metrics);
     renderCharts(state.metrics);
+    // For tests and the load-time measurement: renders so far, and ms from navigation to the first.
+    if (!document.body.dataset.ready) document.body.dataset.firstRenderMs = Math.round(performance.now()).toString();
     document.body.dataset.ready = (Number(document.body.dataset.ready || 0) + 1).toString();
   } catch (e) {
-    showError(e.message);
+    if (seq === state.seq) showError(e.message);
   }
 }
 
@@ -275,22 +308,24 @@ async function init() {
   state.lang = p.get("lang") === "en" ? "en" : "zh";
   state.from = p.get("from") || "";
   state.to = p.get("to") || "";
-  try {
-    state.meta = await getJSON("/api/meta");
-    for (const id of ["from", "to"]) {
-      $(id).min = state.meta.window.start;
-      $(id).max = state.meta.window.end;
-    }
-    renderMeta(state.meta);
-  } catch (e) {
-    showError(e.message);
-  }
-  $("from").value = state.from || (state.meta ? state.meta.window.start : "");
-  $("to").value = state.to || (state.meta ? state.meta.window.end : "");
+  state.behaviors = (p.get("behavior") || "").split(",").filter((b) => BEHAVIORS.includes(b));
+  if (state.behaviors.length === BEHAVIORS.length) state.behaviors = [];
+  state.category = p.get("category") || "";
+  writeFilters();
   $("from").addEventListener("change", () => { state.from = $("from").value; refresh(); });
   $("to").addEventListener("change", () => { state.to = $("to").value; refresh(); });
+  BEHAVIORS.forEach((b) => $("b-" + b).addEventListener("change", () => { readFilters(); refresh(); }));
+  $("category").addEventListener("change", () => { readFilters(); refresh(); });
+  getJSON("/api/categories")
+    .then((cats) => {
+      $("category-list").innerHTML = cats.map((c) => `<option value="${c.category_id}">${int(c.events)}</option>`).join("");
+    })
+    .catch(() => {});
   $("reset").addEventListener("click", () => {
     state.from = state.to = "";
+    state.behaviors = [];
+    state.category = "";
+    writeFilters();
     $("from").value = state.meta ? state.meta.window.start : "";
     $("to").value = state.meta ? state.meta.window.end : "";
     refresh();
@@ -301,7 +336,21 @@ async function init() {
     refresh();
   });
   $("run-insights").addEventListener("click", runInsights);
+  // The metrics are requested right away, beside the data panel's meta.
+  const metaAnswer = getJSON("/api/meta");
   refresh();
+  try {
+    state.meta = await metaAnswer;
+    for (const id of ["from", "to"]) {
+      $(id).min = state.meta.window.start;
+      $(id).max = state.meta.window.end;
+    }
+    renderMeta(state.meta);
+  } catch (e) {
+    showError(e.message);
+  }
+  $("from").value = state.from || (state.meta ? state.meta.window.start : "");
+  $("to").value = state.to || (state.meta ? state.meta.window.end : "");
 }
 
 init();

@@ -1,0 +1,398 @@
+//! The dashboard in a real browser: Debian's headless Chromium driven through chromedriver's
+//! W3C WebDriver protocol (HTTP + JSON, spoken here over a plain TCP socket, so no extra crate).
+//! `.ci/run` installs `chromium` and `chromium-driver`.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A child process killed on drop.
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One HTTP/1.1 request with an optional JSON body; returns the body of the answer. Reads exactly
+/// Content-Length bytes (or the chunks), with a read timeout, so a stuck peer fails the test
+/// instead of hanging it.
+fn http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> Vec<u8> {
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        c,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut r = BufReader::new(c);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line.to_lowercase());
+    }
+    let header = |name: &str| head.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim_start_matches(':').trim().to_string()));
+    let mut out = Vec::new();
+    if let Some(n) = header("content-length") {
+        out.resize(n.parse().unwrap(), 0);
+        r.read_exact(&mut out).unwrap();
+    } else if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).unwrap();
+            let n = usize::from_str_radix(size.trim(), 16).unwrap();
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        r.read_to_end(&mut out).unwrap();
+    }
+    out
+}
+
+fn http_json(addr: &str, method: &str, path: &str, body: Option<&Value>) -> Value {
+    let b = http(addr, method, path, body);
+    serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{method} {path}: {e}: {}", String::from_utf8_lossy(&b)))
+}
+
+/// A WebDriver session.
+struct Browser {
+    addr: String,
+    session: String,
+}
+
+impl Browser {
+    fn cmd(&self, method: &str, what: &str, body: Value) -> Value {
+        let body = if method == "GET" { None } else { Some(&body) };
+        let v = http_json(&self.addr, method, &format!("/session/{}/{what}", self.session), body);
+        assert!(v["value"].get("error").is_none(), "{what}: {v}");
+        v["value"].clone()
+    }
+    fn js(&self, script: &str) -> Value {
+        self.cmd("POST", "execute/sync", json!({ "script": script, "args": [] }))
+    }
+    fn find(&self, css: &str) -> String {
+        let v = self.cmd("POST", "element", json!({ "using": "css selector", "value": css }));
+        v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {v}")).to_string()
+    }
+    fn click(&self, css: &str) {
+        let id = self.find(css);
+        self.cmd("POST", &format!("element/{id}/click"), json!({}));
+    }
+    /// Moves the real mouse pointer onto the element's centre.
+    fn hover(&self, css: &str) {
+        let id = self.find(css);
+        let move_to = json!({ "type": "pointerMove", "duration": 0, "origin": { ELEMENT: id }, "x": 0, "y": 0 });
+        self.cmd(
+            "POST",
+            "actions",
+            json!({ "actions": [{ "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" }, "actions": [move_to] }] }),
+        );
+    }
+    /// Waits until the page has rendered more than `n` times (body[data-ready]); returns the count.
+    fn rendered_after(&self, n: u64) -> u64 {
+        let t0 = Instant::now();
+        loop {
+            let r: u64 = self.js("return document.body.dataset.ready || '0'").as_str().unwrap_or("0").parse().unwrap();
+            if r > n {
+                return r;
+            }
+            let err = self.js("const e = document.getElementById('error'); return e && !e.hidden ? e.textContent : ''");
+            assert_eq!(err, "", "the page shows an error");
+            assert!(t0.elapsed() < Duration::from_secs(60), "the page did not render");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    /// Sets an input's value and fires its change event, as a user's edit does.
+    fn set(&self, id: &str, value: &str) {
+        self.js(&format!("const e = document.getElementById('{id}'); e.value = '{value}'; e.dispatchEvent(new Event('change'));"));
+    }
+    fn kpis(&self) -> Value {
+        self.js("const o = {}; document.querySelectorAll('[id^=kpi-]').forEach(n => o[n.id] = n.textContent); return o;")
+    }
+    fn query(&self) -> String {
+        self.js("return decodeURIComponent(location.search)").as_str().unwrap().to_string()
+    }
+}
+
+fn int(n: &Value) -> String {
+    let s = n.as_u64().unwrap().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn pct(v: &Value) -> String {
+    format!("{:.2}%", v.as_f64().unwrap() * 100.0)
+}
+
+/// The KPI cards as the page must show them, from `ecomm analyze --format json`.
+fn expected(a: &Value) -> Value {
+    let k = &a["kpis"];
+    json!({
+        "kpi-uv": int(&k["uv"]), "kpi-pv": int(&k["pv"]), "kpi-buys": int(&k["buys"]), "kpi-buyers": int(&k["buyers"]),
+        "kpi-conversion": pct(&k["pv_to_buy_conversion"]), "kpi-retention1": pct(&k["avg_day1_retention"]),
+        "kpi-repurchase": pct(&k["repurchase_rate"]), "kpi-peak": format!("{}:00", k["peak_hour"]),
+    })
+}
+
+fn b64(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let clean: Vec<u8> = s.bytes().filter(|c| *c != b'=' && !c.is_ascii_whitespace()).collect();
+    clean
+        .chunks(4)
+        .flat_map(|ch| {
+            let v: u32 = ch.iter().enumerate().map(|(i, c)| (val(*c) as u32) << (18 - 6 * i)).sum();
+            let bytes = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
+            bytes[..ch.len() - 1].to_vec()
+        })
+        .collect()
+}
+
+/// Waits for a finished download (a .pdf, not a .crdownload) in `dir`.
+fn downloaded_pdf(dir: &Path) -> PathBuf {
+    let t0 = Instant::now();
+    loop {
+        let done = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "pdf") && std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false));
+        if let Some(p) = done {
+            return p;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no PDF arrived in {}", dir.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `ecomm serve --port 0` on `db` in `cwd` (no model there); returns the process and the URL.
+fn start_server(db: &Path, cwd: &Path) -> (Kill, String) {
+    let mut server = Command::new(assert_cmd::cargo::cargo_bin("ecomm"))
+        .args(["serve", "--port", "0", "--db"])
+        .arg(db)
+        .current_dir(cwd)
+        .env_remove("ECOMM_MODEL")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no URL in {line:?}")).to_string();
+    (Kill(server), url)
+}
+
+/// chromedriver on a free port and a headless Chromium session downloading into `downloads`.
+fn start_browser(dir: &Path, downloads: &Path) -> (Kill, Browser) {
+    let port = free_port();
+    let driver = Kill(
+        Command::new("/usr/bin/chromedriver").arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let t0 = Instant::now();
+    while TcpStream::connect(&addr).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::create_dir_all(downloads).unwrap();
+    let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": {
+        "binary": "/usr/bin/chromium",
+        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-component-update", "--disable-sync", "--window-size=1400,2400",
+                 "--lang=zh-CN", format!("--user-data-dir={}", dir.join("profile").display())],
+        "prefs": { "download.default_directory": downloads.display().to_string(), "download.prompt_for_download": false }
+    }}}});
+    let s = http_json(&addr, "POST", "/session", Some(&caps));
+    let session = s["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {s}")).to_string();
+    (driver, Browser { addr, session })
+}
+
+/// Loads the page and waits for the first render; returns (load event, first render) in ms
+/// after navigation start, as the browser measured them.
+fn timed_load(b: &Browser, url: &str) -> (f64, f64) {
+    b.cmd("POST", "url", json!({ "url": url }));
+    b.rendered_after(0);
+    let first = b.js("return document.body.dataset.firstRenderMs").as_str().unwrap().parse::<f64>().unwrap();
+    let load = b.js("return performance.getEntriesByType('navigation')[0].loadEventEnd").as_f64().unwrap();
+    (load, first)
+}
+
+#[test]
+fn dashboard_in_headless_chromium() {
+    for bin in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+        assert!(Path::new(bin).exists(), "{bin} missing: .ci/run installs Debian's chromium and chromium-driver");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.duckdb");
+    ingest(&db, &[&real("100k")], &[]);
+    let (_server, url) = start_server(&db, dir.path());
+    let downloads = dir.path().join("downloads");
+    let (_driver, b) = start_browser(dir.path(), &downloads);
+    let addr = b.addr.clone();
+
+    // Load: the KPI cards equal the analyze JSON; Chinese by default.
+    let (load, first) = timed_load(&b, &url);
+    let mut n = 1;
+    eprintln!("first page load: load event {load:.0} ms, KPIs and charts rendered {first:.0} ms after navigation start");
+    let all = analyze(&db, &[]);
+    assert_eq!(b.kpis(), expected(&all));
+    assert_eq!(b.js("return document.querySelector('#kpis .label').textContent"), "访客数 UV");
+    // Every chart drew, the data panel is filled, and the categories box has suggestions.
+    for id in ["funnel", "hourly", "daily", "retention", "rfm", "categories"] {
+        let marks = b.js(&format!("return document.querySelectorAll('#{id} svg [data-tip]').length")).as_u64().unwrap();
+        assert!(marks > 0, "{id} has no hover targets");
+    }
+    let t0 = Instant::now();
+    while !b.js("return document.getElementById('data').textContent").as_str().unwrap().contains("Asia/Shanghai") {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the data panel stays empty");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let t0 = Instant::now();
+    while b.js("return document.querySelectorAll('#category-list option').length").as_u64().unwrap() == 0 {
+        assert!(t0.elapsed() < Duration::from_secs(20), "no category suggestions");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Hovering the funnel's first bar shows its exact user count.
+    b.hover("#funnel rect");
+    let tip = b.js("const t = document.getElementById('tip'); return t.hidden ? '' : t.textContent");
+    assert!(tip.as_str().unwrap().contains(&int(&all["funnel"][0]["users"])), "tooltip {tip}");
+
+    // A screenshot of the whole page for the README (docs/dashboard.png is a copy of one).
+    let png = b64(b.cmd("GET", "screenshot", json!({})).as_str().unwrap());
+    assert!(png.starts_with(b"\x89PNG"));
+    std::fs::write(Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png"), &png).unwrap();
+
+    // Change the date range: the numbers follow, and the URL keeps the filter.
+    b.set("from", "2017-12-01");
+    n = b.rendered_after(n);
+    b.set("to", "2017-12-02");
+    n = b.rendered_after(n);
+    let range = ["--from", "2017-12-01", "--to", "2017-12-02"];
+    let dated = analyze(&db, &range);
+    assert_eq!(b.kpis(), expected(&dated));
+    assert_ne!(expected(&dated), expected(&all));
+    let q = b.query();
+    assert!(q.contains("from=2017-12-01") && q.contains("to=2017-12-02"), "{q}");
+
+    // Behaviour filter: untick fav.
+    b.click("#b-fav");
+    n = b.rendered_after(n);
+    let mut args = range.to_vec();
+    args.extend(["--behavior", "pv,cart,buy"]);
+    assert_eq!(b.kpis(), expected(&analyze(&db, &args)));
+    assert!(b.query().contains("behavior=pv,cart,buy"), "{}", b.query());
+
+    // Category filter: the top category by buys.
+    let cat = all["top_categories"][0]["category_id"].as_i64().unwrap().to_string();
+    b.set("category", &cat);
+    n = b.rendered_after(n);
+    args.extend(["--category", &cat]);
+    let filtered = analyze(&db, &args);
+    assert_eq!(b.kpis(), expected(&filtered));
+    assert_ne!(expected(&filtered), expected(&dated));
+    assert!(b.query().contains(&format!("category={cat}")));
+    let note = b.js("return document.getElementById('filter-note').textContent").as_str().unwrap().to_string();
+    assert!(note.contains(&cat) && note.contains("加购") && !note.contains("收藏"), "{note}");
+
+    // Switch the language: English labels, same numbers.
+    b.click("#lang");
+    n = b.rendered_after(n);
+    assert_eq!(b.js("return document.querySelector('#kpis .label').textContent"), "Unique visitors (UV)");
+    assert_eq!(b.js("return document.documentElement.lang"), "en");
+    assert!(b.query().contains("lang=en"));
+    assert_eq!(b.kpis(), expected(&filtered), "same numbers in English");
+
+    // Insights without a model: rules, labelled as such.
+    b.click("#run-insights");
+    let t0 = Instant::now();
+    while b.js("return document.querySelectorAll('#insights .insight').length").as_u64().unwrap() < 3 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no insights: {}", b.js("return document.getElementById('insights').textContent"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(b.js("return document.getElementById('insights').textContent").as_str().unwrap().contains("Source: rules"));
+
+    // Download the PDF of the current view with the page's button; it is the English report of
+    // exactly this filter.
+    b.click("#pdf");
+    let pdf = downloaded_pdf(&downloads);
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF"), "{}", pdf.display());
+    let text = Command::new("pdftotext").arg(&pdf).arg("-").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(text.contains("Filter") && text.contains(&cat) && text.contains("2017-12-01"), "{text}");
+    assert!(text.contains(&int(&filtered["kpis"]["uv"])), "the PDF's UV");
+
+    // Reload from the shared URL: the same view, controls included.
+    let shared = b.js("return location.href").as_str().unwrap().to_string();
+    b.cmd("POST", "url", json!({ "url": "about:blank" }));
+    b.cmd("POST", "url", json!({ "url": shared }));
+    b.rendered_after(0);
+    assert_eq!(b.kpis(), expected(&filtered));
+    assert_eq!(b.js("return [document.getElementById('b-fav').checked, document.getElementById('category').value, document.getElementById('from').value]"), json!([false, cat, "2017-12-01"]));
+
+    // Back to everything.
+    b.click("#reset");
+    let t0 = Instant::now();
+    while b.kpis() != expected(&all) {
+        assert!(t0.elapsed() < Duration::from_secs(20), "reset did not restore the full view");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = n;
+    http(&addr, "DELETE", &format!("/session/{}", b.session), None);
+}
+
+/// The first page load on a big DB: `ECOMM_PAGE_DB=/path/to.duckdb cargo test --release --test browser
+/// -- --ignored --nocapture` (scripts/bench_page.sh). Each round starts a fresh server, so the first
+/// load computes every answer (nothing memoized); the second load of the same server is the warm one.
+#[test]
+#[ignore]
+fn first_page_load_on_a_big_db() {
+    let db = PathBuf::from(std::env::var("ECOMM_PAGE_DB").expect("set ECOMM_PAGE_DB to a DuckDB file"));
+    let dir = tempfile::tempdir().unwrap();
+    let (_driver, b) = start_browser(dir.path(), &dir.path().join("downloads"));
+    for round in 1..=3 {
+        let (_server, url) = start_server(&db, dir.path());
+        let (load, first) = timed_load(&b, &url);
+        b.cmd("POST", "url", json!({ "url": "about:blank" }));
+        let (load2, first2) = timed_load(&b, &url);
+        eprintln!(
+            "round {round}: cold server: load event {load:.0} ms, rendered {first:.0} ms; warm: load event {load2:.0} ms, rendered {first2:.0} ms"
+        );
+        b.cmd("POST", "url", json!({ "url": "about:blank" }));
+    }
+}
