@@ -116,7 +116,8 @@ impl Filter {
         self.behaviors.is_empty() || self.behaviors.iter().any(|x| x == b)
     }
 
-    /// A short description for titles and cover pages, e.g. "pv, buy · category 2520377".
+    /// A short description for cover pages and the fact sheet, e.g. "behaviours pv, buy · categories 2520377"
+    /// (`zh`: "行为 pv, buy · 类目 2520377"); empty when the filter keeps every event.
     pub fn describe(&self, zh: bool) -> String {
         let mut parts = Vec::new();
         if !self.behaviors.is_empty() {
@@ -382,11 +383,10 @@ impl Metrics {
     pub fn compute(conn: &Connection, range: &Range, filter: &Filter) -> Result<Metrics, MetricsError> {
         let (f, t) = (sql_date(range.from), sql_date(range.to));
         let between = format!("event_date BETWEEN {f} AND {t}");
-        let Sources { user_day, hourly: hourly_t, category_day, buy_items, events, bitmaps } = &Sources::new(conn, range, filter)?;
-
         // With day bitmaps (windows up to 64 days) distinct users and items come from one small scan
         // each; without them, from the per-day rollups. Both compute the same definitions (a test
         // compares them).
+        let Sources { user_day, hourly: hourly_t, category_day, buy_items, events, bitmaps } = &Sources::new(conn, range, filter)?;
 
         // Per-user sums: users, funnel, repurchase.
         let (users, pv_u, fav_u, cart_u, buy_u, repeat, pv, fav, cart, buy): (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) =

@@ -433,11 +433,6 @@ async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Str
     let p = params(&q, &["from", "to", "behavior", "category", "lang"])?;
     let st2 = st.clone();
     let res = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, String), ApiError> {
-        // Validate the range first so a bad one is a 400, not a failed report.
-        {
-            let conn = store::open(&st2.db, Mode::ReadOnly, &st2.open)?;
-            Metrics::for_db(&conn, &st2.db, p.from, p.to, &p.filter)?;
-        }
         let dir = std::env::temp_dir().join(format!("ecomm-serve-{}-{}", std::process::id(), store::new_generation()));
         let out = dir.join("report.pdf");
         let w = crate::cmd::report::generate(&crate::cmd::report::ReportConfig {
@@ -453,8 +448,16 @@ async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Str
             llm: true,
             progress: false,
         });
+        // The report computes the metrics once; a bad range or filter surfaces there as a
+        // MetricsError (400) and a locked DB as a StoreError (503), like the other endpoints.
         let bytes = w
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))
+            .map_err(|e| match e.downcast::<MetricsError>() {
+                Ok(m) => ApiError::from(m),
+                Err(e) => match e.downcast::<StoreError>() {
+                    Ok(s) => ApiError::from(s),
+                    Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+                },
+            })
             .and_then(|_| std::fs::read(&out).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())));
         let _ = std::fs::remove_dir_all(&dir);
         let name = format!(
