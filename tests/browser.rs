@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,54 +26,9 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// One HTTP/1.1 request with an optional JSON body; returns the body of the answer. Reads exactly
-/// Content-Length bytes (or the chunks), with a read timeout, so a stuck peer fails the test
-/// instead of hanging it.
-fn http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> Vec<u8> {
-    let mut c = TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    write!(
-        c,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut r = BufReader::new(c);
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        head.push_str(&line.to_lowercase());
-    }
-    let header = |name: &str| head.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim_start_matches(':').trim().to_string()));
-    let mut out = Vec::new();
-    if let Some(n) = header("content-length") {
-        out.resize(n.parse().unwrap(), 0);
-        r.read_exact(&mut out).unwrap();
-    } else if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-        loop {
-            let mut size = String::new();
-            r.read_line(&mut size).unwrap();
-            let n = usize::from_str_radix(size.trim(), 16).unwrap();
-            let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk).unwrap();
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&chunk[..n]);
-        }
-    } else {
-        r.read_to_end(&mut out).unwrap();
-    }
-    out
-}
-
+/// A WebDriver call: the JSON answer.
 fn http_json(addr: &str, method: &str, path: &str, body: Option<&Value>) -> Value {
-    let b = http(addr, method, path, body);
+    let (_, _, b) = http(addr, method, path, &[], &body.map(|b| b.to_string()).unwrap_or_default());
     serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{method} {path}: {e}: {}", String::from_utf8_lossy(&b)))
 }
 
@@ -373,7 +328,7 @@ fn dashboard_in_headless_chromium() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = n;
-    http(&addr, "DELETE", &format!("/session/{}", b.session), None);
+    http(&addr, "DELETE", &format!("/session/{}", b.session), &[], "");
 }
 
 /// The first page load on a big DB: `ECOMM_PAGE_DB=/path/to.duckdb cargo test --release --test browser

@@ -146,6 +146,13 @@ fn table_output_in_both_languages() {
     }
 }
 
+/// `ecomm analyze --format json` forced onto the per-day rollups (no day bitmaps).
+fn analyze_without_bitmaps(db: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out =
+        ecomm().env("ECOMM_NO_BITMAPS", "1").arg("analyze").arg("--db").arg(db).args(["--format", "json"]).args(args).assert().success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
 #[test]
 fn bitmap_rollups_and_per_day_rollups_agree() {
     // Distinct users/items come from day bitmaps when the window is short; the per-day rollups are the
@@ -155,19 +162,7 @@ fn bitmap_rollups_and_per_day_rollups_agree() {
     ingest(&db, &[&real("100k")], &[]);
     for range in [vec![], vec!["--from", "2017-11-27", "--to", "2017-12-01"], vec!["--from", "2017-12-03"]] {
         let fast = analyze(&db, &range);
-        let out = ecomm()
-            .env("ECOMM_NO_BITMAPS", "1")
-            .arg("analyze")
-            .arg("--db")
-            .arg(&db)
-            .args(["--format", "json"])
-            .args(&range)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let slow: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let slow = analyze_without_bitmaps(&db, &range);
         assert_eq!(fast, slow, "range {range:?}");
     }
 }
@@ -262,19 +257,7 @@ fn a_filter_equals_a_db_holding_only_the_kept_events() {
         let expected = analyze(&only, range);
         assert_eq!(filtered, expected, "case {i}: {args:?}");
         // The per-day fallback (no day bitmaps) agrees too.
-        let out = ecomm()
-            .env("ECOMM_NO_BITMAPS", "1")
-            .arg("analyze")
-            .arg("--db")
-            .arg(&db)
-            .args(["--format", "json"])
-            .args(&args)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let mut slow: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let mut slow = analyze_without_bitmaps(&db, &args);
         slow.as_object_mut().unwrap().remove("filter");
         assert_eq!(slow, expected, "case {i} without bitmaps");
     }

@@ -4,8 +4,7 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -54,39 +53,18 @@ fn get(s: &Server, path: &str) -> (u16, String, Vec<u8>) {
 
 /// Any request, with an optional session cookie and JSON body.
 fn request(s: &Server, method: &str, path: &str, cookie: Option<&str>, body: Option<&str>) -> (u16, String, Vec<u8>) {
-    let mut c = TcpStream::connect(&s.addr).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", s.addr);
-    if let Some(k) = cookie {
-        head += &format!("Cookie: ecomm_session={k}\r\n");
-    }
-    let body = body.unwrap_or("");
-    if !body.is_empty() {
-        head += &format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len());
-    }
-    write!(c, "{head}\r\n{body}").unwrap();
-    let mut raw = Vec::new();
-    c.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("headers");
-    let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
-    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let mut body = raw[split + 4..].to_vec();
-    if head.contains("transfer-encoding: chunked") {
-        body = dechunk(&body);
-    }
-    (status, head, body)
+    let headers: Vec<String> = cookie.map(|k| format!("Cookie: ecomm_session={k}")).into_iter().collect();
+    http(&s.addr, method, path, &headers, body.unwrap_or(""))
 }
 
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let nl = b.windows(2).position(|w| w == b"\r\n").unwrap();
-        let n = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[nl + 2..nl + 2 + n]);
-        b = &b[nl + 2 + n + 2..];
-    }
+/// GET `path` must answer 400 with a JSON `error` sentence containing `want`.
+fn assert_400(s: &Server, path: &str, want: &str) {
+    let (status, head, body) = get(s, path);
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 400, "{path}: {body}");
+    assert!(head.contains("application/json"), "{path}: {head}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v["error"].as_str().unwrap().contains(want), "{path}: {body}");
 }
 
 fn json(s: &Server, path: &str) -> Value {
@@ -165,10 +143,7 @@ fn behaviour_and_category_filters_match_analyze() {
         ("/api/metrics?category=999999999", "category 999999999 has no events"),
         ("/api/insights?behavior=pv,views", "unknown behaviour 'views'"),
     ] {
-        let (status, _, body) = get(&s, path);
-        let body = String::from_utf8_lossy(&body);
-        assert_eq!(status, 400, "{path}: {body}");
-        assert!(body.contains(want), "{path}: {body}");
+        assert_400(&s, path, want);
     }
 }
 
@@ -236,14 +211,11 @@ fn wrong_parameters_are_400_with_a_sentence() {
         ("/api/metrics?from=2018-02-01&to=2018-03-01", "does not overlap"),
         ("/api/insights?lang=fr", "expected zh or en"),
         ("/api/report.pdf?to=20171201", "expected a date"),
+        ("/api/report.pdf?from=2017-12-03&to=2017-12-01", "after"),
+        ("/api/report.pdf?category=999999999", "category 999999999 has no events"),
         ("/api/meta?x=1", "unknown parameter"),
     ] {
-        let (status, head, body) = get(&s, path);
-        let body = String::from_utf8_lossy(&body);
-        assert_eq!(status, 400, "{path}: {body}");
-        assert!(head.contains("application/json"));
-        let v: Value = serde_json::from_str(&body).unwrap();
-        assert!(v["error"].as_str().unwrap().contains(want), "{path}: {body}");
+        assert_400(&s, path, want);
     }
     let (status, _, _) = get(&s, "/api/nothing");
     assert_eq!(status, 404);

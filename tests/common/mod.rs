@@ -86,3 +86,54 @@ pub fn kill_at_marker(args: &[String], var: &str, value: &str, marker: &Path) {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// One HTTP/1.1 request to `addr` (`Connection: close`) with extra header lines (`"Name: value"`)
+/// and a JSON body ("" for none): returns (status, status line and headers in lower case, body).
+/// Reads exactly Content-Length bytes or the chunks, with a read timeout, so a stuck peer fails
+/// the test instead of hanging it.
+pub fn http(addr: &str, method: &str, path: &str, headers: &[String], body: &str) -> (u16, String, Vec<u8>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(120))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !body.is_empty() {
+        req += "Content-Type: application/json\r\n";
+    }
+    for h in headers {
+        req += &format!("{h}\r\n");
+    }
+    write!(c, "{req}\r\n{body}").unwrap();
+    let mut r = BufReader::new(c);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line.to_lowercase());
+    }
+    let status: u16 = head.split_whitespace().nth(1).unwrap_or_else(|| panic!("{method} {path}: no status line")).parse().unwrap();
+    let header =
+        |name: &str| head.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':')).map(|v| v.trim().to_string()));
+    let mut out = Vec::new();
+    if let Some(n) = header("content-length") {
+        out.resize(n.parse().unwrap(), 0);
+        r.read_exact(&mut out).unwrap();
+    } else if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).unwrap();
+            let n = usize::from_str_radix(size.trim(), 16).unwrap();
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        r.read_to_end(&mut out).unwrap();
+    }
+    (status, head, out)
+}
