@@ -2,7 +2,9 @@
 //!
 //! Pipeline: one reader thread cuts each file into blocks of whole lines (and hashes the bytes),
 //! worker threads parse blocks in parallel (rules 1–3, local time), and the calling thread
-//! appends the parsed columns to staging tables through DuckDB's Arrow appender. Rules 4–5 and
+//! appends the parsed columns to staging tables through DuckDB's Arrow appender, in chunks of
+//! about 2 M rows sorted by category (so category filters can skip most of the table, see
+//! [`crate::store::load::Appenders`]). Rules 4–5 and
 //! the load then run as SQL inside the same transaction (see [`crate::store::load`]).
 
 pub mod parse;
@@ -519,10 +521,12 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
     let loader = Loader::begin(&conn, cfg.replace, in_memory)?;
     let ingest_id = load::next_ingest_id(loader.conn())?;
     let seen = parse::SeenSet::for_rows(est_rows + existing_rows(&conn, cfg.replace)?);
-    // The memory limit is the whole process's budget: DuckDB gets it minus the duplicate filter and
-    // about 448 MiB for the parser's buffers and what DuckDB allocates outside its limit.
+    // The memory limit is the whole process's budget: DuckDB gets it minus the duplicate filter, the
+    // category-sorted chunk being buffered, and about 448 MiB for the parser's buffers and what
+    // DuckDB allocates outside its limit.
     if let Some(budget) = budget {
-        let duck = budget.saturating_sub(seen.bytes() + (448 << 20)).max(512 << 20);
+        let chunk = (load::cluster_rows() as u64).min(est_rows) * load::STAGE_ROW_BYTES;
+        let duck = budget.saturating_sub(seen.bytes() + chunk + (448 << 20)).max(512 << 20);
         loader.conn().execute_batch(&format!("SET memory_limit = '{}MB'", duck >> 20))?;
     }
     if !cfg.replace {

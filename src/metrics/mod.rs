@@ -648,6 +648,7 @@ impl Sources {
                 pred.push_str(&format!(" AND behavior_type IN ({in_list})"));
             }
             store::load::filtered_rollups(conn, &pred)?;
+            crate::ingest::trace_here("metrics: filtered rollups");
             return Ok(Sources {
                 user_day: "f_user_day".into(),
                 hourly: "f_hourly".into(),
