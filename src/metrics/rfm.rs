@@ -15,6 +15,9 @@
 use crate::store::sql_date;
 use chrono::NaiveDate;
 
+/// The quantiles whose values are the score thresholds q1..q4.
+pub const CUTS: &str = "[0.2, 0.4, 0.6, 0.8]";
+
 /// The five segments, in report order.
 pub const SEGMENTS: [&str; 5] = ["champions", "loyal", "potential", "at_risk", "hibernating"];
 
@@ -77,9 +80,9 @@ pub fn per_buyer_sql_from(buy_items: &str, from: NaiveDate, to: NaiveDate) -> St
                   FROM {buy_items} WHERE event_date BETWEEN {f} AND {t} GROUP BY user_id, item_id)
             GROUP BY user_id),
          q AS (
-            SELECT quantile_cont(recency, [0.2, 0.4, 0.6, 0.8]) AS qr,
-                   quantile_cont(frequency, [0.2, 0.4, 0.6, 0.8]) AS qf,
-                   quantile_cont(monetary, [0.2, 0.4, 0.6, 0.8]) AS qm FROM b),
+            SELECT quantile_cont(recency, {CUTS}) AS qr,
+                   quantile_cont(frequency, {CUTS}) AS qf,
+                   quantile_cont(monetary, {CUTS}) AS qm FROM b),
          s AS (
             SELECT b.*, q.qr, q.qf, q.qm,
                    (1 + (recency < qr[1])::INT + (recency < qr[2])::INT + (recency < qr[3])::INT + (recency < qr[4])::INT) AS r_score,
