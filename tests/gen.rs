@@ -176,19 +176,7 @@ fn ingest_clusters_rows_by_category_without_changing_any_number() {
     ecomm().args(["gen", "--rows", "1000000", "--seed", "3", "--out"]).arg(&csv).assert().success();
     let (sorted, plain) = (d.path().join("s.duckdb"), d.path().join("p.duckdb"));
     for (db, rows) in [(&sorted, "2097152"), (&plain, "0")] {
-        let out = ecomm()
-            .env("ECOMM_CLUSTER_ROWS", rows)
-            .arg("ingest")
-            .arg(&csv)
-            .arg("--db")
-            .arg(db)
-            .args(["--format", "json"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let s: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let s = ingest_env(db, &[&csv], &[], &[("ECOMM_CLUSTER_ROWS", rows)]);
         assert_eq!(n(&s, "rows_loaded"), 1_000_000);
     }
     // Same data, same answers, filtered or not.

@@ -299,15 +299,7 @@ fn the_on_disk_stage_gives_the_same_results() {
     let csv = dir.path().join("dirty.csv");
     std::fs::write(&csv, dirty_bytes()).unwrap();
     let db = dir.path().join("disk.duckdb");
-    let run = |files: &[&Path], extra: &[&str]| -> serde_json::Value {
-        let mut c = ecomm();
-        c.env("ECOMM_STAGE", "disk").arg("ingest");
-        for f in files {
-            c.arg(f);
-        }
-        let out = c.arg("--db").arg(&db).args(["--format", "json"]).args(extra).assert().success().get_output().stdout.clone();
-        serde_json::from_slice(&out).unwrap()
-    };
+    let run = |files: &[&Path], extra: &[&str]| ingest_env(&db, files, extra, &[("ECOMM_STAGE", "disk")]);
     let s = run(&[&csv], &window_args());
     assert_eq!(n(&s, "rows_loaded"), 5);
     assert_eq!(s["rejected"], json!({"malformed": 5, "bad_behavior": 2, "out_of_window": 3, "duplicate": 2}));

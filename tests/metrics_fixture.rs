@@ -148,9 +148,7 @@ fn table_output_in_both_languages() {
 
 /// `ecomm analyze --format json` forced onto the per-day rollups (no day bitmaps).
 fn analyze_without_bitmaps(db: &std::path::Path, args: &[&str]) -> serde_json::Value {
-    let out =
-        ecomm().env("ECOMM_NO_BITMAPS", "1").arg("analyze").arg("--db").arg(db).args(["--format", "json"]).args(args).assert().success();
-    serde_json::from_slice(&out.get_output().stdout).unwrap()
+    analyze_env(db, args, &[("ECOMM_NO_BITMAPS", "1")])
 }
 
 #[test]
@@ -179,16 +177,7 @@ fn stored_rfm_equals_rfm_computed_from_the_buys() {
     for db in [&db, &fixture] {
         for args in [vec![], vec!["--behavior", "pv,buy"], vec!["--behavior", "buy"]] {
             let stored = analyze(db, &args);
-            let out = ecomm()
-                .env("ECOMM_NO_STORED_RFM", "1")
-                .arg("analyze")
-                .arg("--db")
-                .arg(db)
-                .args(["--format", "json"])
-                .args(&args)
-                .assert()
-                .success();
-            let computed: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+            let computed = analyze_env(db, &args, &[("ECOMM_NO_STORED_RFM", "1")]);
             assert_eq!(stored, computed, "{args:?}");
             assert!(n(&stored, "rfm.buyers") > 0);
         }

@@ -783,33 +783,10 @@ fn list_f64(v: duckdb::types::Value) -> Vec<f64> {
 /// or, with `stored` (whole window, all buys kept), from the same per-buyer rows that `user_summary`
 /// holds, which skips grouping the buys (`ECOMM_NO_STORED_RFM` turns that off; a test compares both).
 fn rfm_metrics(conn: &Connection, range: &Range, buy_items: &str, stored: bool) -> Result<Rfm, MetricsError> {
-    let per = rfm::per_buyer_sql_from(buy_items, range.from, range.to);
+    let per = if stored { rfm::stored_per_buyer_sql() } else { rfm::per_buyer_sql_from(buy_items, range.from, range.to) };
     let mut by: std::collections::HashMap<String, (u64, f64, f64, f64)> = Default::default();
     let mut thresholds = Thresholds::default();
-    if stored {
-        let mut st = conn.prepare(
-            "SELECT segment, count(*), avg(recency_days), avg(frequency), avg(monetary)
-             FROM user_summary WHERE segment IS NOT NULL GROUP BY segment",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, f64>(2)?, r.get::<_, f64>(3)?, r.get::<_, f64>(4)?))
-        })?;
-        for row in rows {
-            let (s, n, a, b, c) = row?;
-            by.insert(s, (u(n), a, b, c));
-        }
-        if !by.is_empty() {
-            let cuts = rfm::CUTS;
-            thresholds = conn.query_row(
-                &format!(
-                    "SELECT quantile_cont(recency_days, {cuts}), quantile_cont(frequency, {cuts}), quantile_cont(monetary, {cuts})
-                     FROM user_summary WHERE segment IS NOT NULL"
-                ),
-                [],
-                |r| Ok(Thresholds { recency: list_f64(r.get(0)?), frequency: list_f64(r.get(1)?), monetary: list_f64(r.get(2)?) }),
-            )?;
-        }
-    } else {
+    {
         // One pass: segment sizes and averages, and the quantile thresholds (equal on every row).
         let mut st = conn.prepare(&format!(
             "SELECT segment, count(*), avg(recency), avg(frequency), avg(monetary), any_value(qr), any_value(qf), any_value(qm)

@@ -68,6 +68,20 @@ pub fn per_buyer_sql(from: NaiveDate, to: NaiveDate) -> String {
     per_buyer_sql_from("buy_items", from, to)
 }
 
+/// The rows of [`per_buyer_sql`] over the whole window (recency, frequency, monetary, segment and
+/// the thresholds `qr`, `qf`, `qm`) as `user_summary` stored them at ingest, so the whole-window
+/// RFM need not group the buys again.
+pub fn stored_per_buyer_sql() -> String {
+    format!(
+        "SELECT user_id, recency_days AS recency, frequency, monetary, r_score, f_score, m_score, q.qr, q.qf, q.qm, segment
+         FROM user_summary,
+              (SELECT quantile_cont(recency_days, {CUTS}) AS qr, quantile_cont(frequency, {CUTS}) AS qf,
+                      quantile_cont(monetary, {CUTS}) AS qm
+               FROM user_summary WHERE segment IS NOT NULL) q
+         WHERE segment IS NOT NULL"
+    )
+}
+
 /// [`per_buyer_sql`] over `buy_items`, a relation with the columns of the `buy_items` rollup
 /// (the metrics pass a filtered one).
 pub fn per_buyer_sql_from(buy_items: &str, from: NaiveDate, to: NaiveDate) -> String {

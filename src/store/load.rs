@@ -425,10 +425,12 @@ impl Appenders<'_> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let buf = std::mem::take(&mut self.pending);
-        let t = std::time::Instant::now();
-        let b = if self.chunk > 0 { buf.sorted_by_category() } else { buf };
-        crate::ingest::trace_here(&format!("{} rows sorted by category band in {:.3} s", b.key.len(), t.elapsed().as_secs_f64()));
+        let mut b = std::mem::take(&mut self.pending);
+        if self.chunk > 0 {
+            let t = std::time::Instant::now();
+            b = b.sorted_by_category();
+            crate::ingest::trace_here(&format!("{} rows sorted by category band in {:.3} s", b.len(), t.elapsed().as_secs_f64()));
+        }
         let cols: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(b.user)),
             Arc::new(Int64Array::from(b.item)),

@@ -27,8 +27,13 @@ pub fn real(name: &str) -> PathBuf {
 
 /// Runs `ecomm ingest ... --format json`, asserts success, returns the JSON.
 pub fn ingest(db: &Path, files: &[&Path], extra: &[&str]) -> Value {
+    ingest_env(db, files, extra, &[])
+}
+
+/// [`ingest`] with extra environment variables.
+pub fn ingest_env(db: &Path, files: &[&Path], extra: &[&str], env: &[(&str, &str)]) -> Value {
     let mut c = ecomm();
-    c.arg("ingest");
+    c.envs(env.iter().copied()).arg("ingest");
     for f in files {
         c.arg(f);
     }
@@ -39,8 +44,23 @@ pub fn ingest(db: &Path, files: &[&Path], extra: &[&str]) -> Value {
 
 /// Runs `ecomm analyze --format json`, returns the JSON.
 pub fn analyze(db: &Path, extra: &[&str]) -> Value {
-    let out =
-        ecomm().arg("analyze").arg("--db").arg(db).args(["--format", "json"]).args(extra).assert().success().get_output().stdout.clone();
+    analyze_env(db, extra, &[])
+}
+
+/// [`analyze`] with extra environment variables (e.g. to force a slower code path).
+pub fn analyze_env(db: &Path, extra: &[&str], env: &[(&str, &str)]) -> Value {
+    let out = ecomm()
+        .envs(env.iter().copied())
+        .arg("analyze")
+        .arg("--db")
+        .arg(db)
+        .args(["--format", "json"])
+        .args(extra)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     serde_json::from_slice(&out).expect("analyze json")
 }
 
