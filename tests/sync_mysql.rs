@@ -110,6 +110,21 @@ fn full_then_incremental_then_full_and_the_funnel_matches() {
     // Indexes exist, everything is utf8mb4.
     let idx: Vec<String> = c.query("SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'user_behavior' ORDER BY 1").unwrap();
     assert_eq!(idx, vec!["idx_behavior_type", "idx_event_date", "idx_user_id"]);
+    // Loaded in 8 parallel streams (the default), one partition each, every row in the partition of
+    // user_id mod 8 (EXCHANGE PARTITION checked it; counted again here).
+    let parts: Vec<(String, u64)> = c
+        .query("SELECT partition_name, partition_ordinal_position FROM information_schema.partitions WHERE table_schema = DATABASE() AND table_name = 'user_behavior' ORDER BY 2")
+        .unwrap();
+    assert_eq!(parts.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"]);
+    for k in 0..8u64 {
+        let (inside, should): (u64, u64) = c
+            .query_first(format!(
+                "SELECT (SELECT count(*) FROM user_behavior PARTITION (p{k})), (SELECT count(*) FROM user_behavior WHERE user_id % 8 = {k})"
+            ))
+            .unwrap()
+            .unwrap();
+        assert_eq!(inside, should, "partition p{k}");
+    }
     let cs: Vec<String> =
         c.query("SELECT DISTINCT table_collation FROM information_schema.tables WHERE table_schema = DATABASE()").unwrap();
     assert!(cs.iter().all(|x| x.starts_with("utf8mb4")), "{cs:?}");
@@ -138,7 +153,16 @@ fn extreme_ids_and_every_behaviour_round_trip() {
     )
     .unwrap();
     let db = duck_db(d.path(), &[csv]);
-    sync(&db, &t.url(), &[]);
+    // 3 streams: i64::MAX goes to stream 1 (its id mod 3), i64::MAX - 1 and 0 to stream 0; stream 2
+    // stays empty.
+    let s = sync(&db, &t.url(), &["--streams", "3"]);
+    assert_eq!(s["verified"], true);
+    let parts: u64 = t
+        .conn()
+        .query_first("SELECT count(*) FROM information_schema.partitions WHERE table_schema = DATABASE() AND table_name = 'user_behavior'")
+        .unwrap()
+        .unwrap();
+    assert_eq!(parts, 3);
     let mut c = t.conn();
     type Row = (i64, i64, i64, String, i64, String, String, u8);
     let rows: Vec<Row> = c
@@ -165,11 +189,11 @@ fn killed_sync_leaves_the_old_mirror_readable() {
     let db = duck_db(d.path(), &[real("1k")]);
     sync(&db, &t.url(), &[]);
     ingest(&db, &[&real("4k")], &[]);
-    for point in ["before_commit", "before_rename"] {
+    for point in ["before_commit", "after_stream", "before_rename"] {
         let marker = d.path().join(format!("m-{point}"));
         let mut args =
             vec!["sync-mysql".to_string(), "--db".into(), db.to_string_lossy().into(), "--mysql".into(), t.url(), "--quiet".into()];
-        if point == "before_rename" {
+        if point != "before_commit" {
             args.push("--full".into());
         }
         kill_at_marker(&args, "ECOMM_TEST_SYNC_PAUSE", &format!("{point}:{}", marker.display()), &marker);
@@ -179,9 +203,13 @@ fn killed_sync_leaves_the_old_mirror_readable() {
         let log: u64 = c.query_first("SELECT count(*) FROM ecomm_sync_log").unwrap().unwrap();
         assert_eq!(log, 1);
     }
-    // The next sync cleans up and completes.
+    // The next sync cleans up (the stage, its per-stream tables) and completes.
     let s = sync(&db, &t.url(), &[]);
     assert_eq!(n(&s, "tables.0.mirror_rows"), 4320);
+    let mut c = t.conn();
+    let tables: Vec<String> =
+        c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1").unwrap();
+    assert_eq!(tables, vec!["ecomm_sync_log", "user_behavior", "user_summary"]);
 }
 
 #[test]

@@ -24,6 +24,7 @@ pub fn run(a: SyncArgs) -> Result<()> {
         tables,
         full: a.full,
         no_local_infile: a.no_local_infile,
+        streams: a.streams as usize,
         progress: !a.quiet && super::interactive(),
     })?;
     if a.json {
