@@ -30,7 +30,8 @@ small=$(echo "$cats" | sed -n 100p)
 printf '%-70s %8s %10s %8s\n' endpoint cold_ms median_ms max_ms
 for path in / /assets/app.js /api/meta /api/categories /api/metrics "/api/metrics?from=$from&to=$to" "/api/metrics?from=$to&to=$to" \
   "/api/metrics?behavior=pv,buy" "/api/metrics?behavior=cart&from=$from&to=$to" "/api/metrics?category=$cat" "/api/metrics?category=$small" \
-  "/api/metrics?category=$cat&behavior=pv,buy&from=$from&to=$to" "/api/insights?lang=zh" "/api/insights?lang=zh&category=$cat"; do
+  "/api/metrics?category=$cat&behavior=pv,buy&from=$from&to=$to" "/api/insights?lang=zh" "/api/insights?lang=zh&category=$cat" \
+  "/api/report.pdf?lang=zh" "/api/report.pdf?lang=zh&category=$cat"; do
   times=()
   for _ in 1 2 3 4 5; do
     times+=("$(curl -s -o /dev/null -w '%{time_total}' "$base$path")")

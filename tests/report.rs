@@ -161,6 +161,27 @@ fn chinese_report_matches_analyze_and_embeds_a_cjk_subset() {
     }
     let svg = std::fs::read_to_string(dir.path().join("out/report_funnel.svg")).unwrap();
     assert!(svg.contains("浏览 pv"), "chart labels are in the report language");
+    // The PDF embeds each chart's PNG data as it is: poppler's decoded images equal the PNG files'
+    // pixels, in section order.
+    let prefix = dir.path().join("img");
+    tool("pdfimages", &["-png", pdf.to_str().unwrap(), prefix.to_str().unwrap()]);
+    for (k, c) in ["funnel", "hourly", "daily", "retention", "rfm", "categories"].iter().enumerate() {
+        let from_pdf = pixels(&dir.path().join(format!("img-{k:03}.png")));
+        let file = pixels(&dir.path().join(format!("out/report_{c}.png")));
+        assert_eq!(from_pdf.0, (1600, 900), "{c}");
+        assert!(from_pdf == file, "the PDF's {c} chart differs from report_{c}.png");
+    }
+}
+
+/// Size and RGB pixels of a PNG file.
+fn pixels(path: &Path) -> ((u32, u32), Vec<u8>) {
+    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut r = dec.read_info().unwrap();
+    let mut buf = vec![0; r.output_buffer_size()];
+    let info = r.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgb, "{}", path.display());
+    buf.truncate(info.buffer_size());
+    ((info.width, info.height), buf)
 }
 
 #[test]

@@ -131,10 +131,12 @@ pub fn generate(c: &ReportConfig) -> Result<Written> {
 
     pb.set_message(if zh { "查找字体" } else { "finding a font" });
     let font = fonts::find(c.font.as_deref(), c.lang)?;
+    crate::ingest::trace_here("report: font found");
     pb.inc(1);
 
     pb.set_message(if zh { "绘制图表" } else { "drawing charts" });
     let drawn = report::draw(report::charts(&m, c.lang), &font).map_err(|e| anyhow::anyhow!("drawing the charts failed: {e}"))?;
+    crate::ingest::trace_here("report: charts drawn");
     let dir = c.out.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let stem = c.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
@@ -148,6 +150,7 @@ pub fn generate(c: &ReportConfig) -> Result<Written> {
     }
     pb.inc(1);
 
+    crate::ingest::trace_here("report: chart files written");
     pb.set_message(if zh { "排版 PDF" } else { "laying out the PDF" });
     let facts = Facts::from_metrics(&m);
     pb.set_message(if zh { "生成运营建议" } else { "insights" });
@@ -189,7 +192,9 @@ pub fn generate(c: &ReportConfig) -> Result<Written> {
         insights: (o.source, o.insights),
         insights_note: note,
     };
+    crate::ingest::trace_here("report: insights");
     let (bytes, pages) = report::pdf(&input, &font, drawn).map_err(|e| anyhow::anyhow!("writing the PDF failed: {e}"))?;
+    crate::ingest::trace_here("report: PDF laid out");
     pb.inc(1);
     pb.set_message(if zh { "写入文件" } else { "writing" });
     write_atomic(&c.out, &bytes)?;

@@ -121,7 +121,7 @@ pub fn png(rgb: &[u8]) -> DrawResult<Vec<u8>> {
     let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    enc.set_compression(png::Compression::Best);
+    enc.set_compression(png::Compression::Default);
     let mut wr = enc.write_header().map_err(err)?;
     wr.write_image_data(rgb).map_err(err)?;
     wr.finish().map_err(err)?;

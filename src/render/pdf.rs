@@ -4,8 +4,8 @@
 
 use crate::render::fonts::Font;
 use printpdf::{
-    Color, FontId, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, RawImage, RawImageData,
-    RawImageFormat, Rect, Rgb, TextItem, XObjectTransform,
+    Color, DictItem, ExternalStream, ExternalXObject, FontId, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage,
+    PdfSaveOptions, Point, Pt, Px, Rect, Rgb, TextItem, XObjectTransform,
 };
 
 /// A4 in points.
@@ -239,18 +239,37 @@ impl<'f> Doc<'f> {
         self.y -= 6.0;
     }
 
-    /// An RGB image scaled to `width` points, centered.
-    pub fn image(&mut self, rgb: Vec<u8>, px: (u32, u32), width: f32) {
+    /// A PNG image (8-bit RGB, as [`crate::render::chart::png`] writes) scaled to `width` points,
+    /// centered. Its compressed pixel data is embedded as it is, with the PNG row filters declared
+    /// to the reader (`/DecodeParms /Predictor 15`), so the PDF costs no second compression.
+    pub fn image_png(&mut self, png: &[u8], width: f32) -> Result<(), String> {
+        let (px, idat) = png_rgb_idat(png)?;
         let h = width * px.1 as f32 / px.0 as f32;
         self.ensure(h + 6.0);
-        let img = RawImage {
-            pixels: RawImageData::U8(rgb),
-            width: px.0 as usize,
-            height: px.1 as usize,
-            data_format: RawImageFormat::RGB8,
-            tag: Vec::new(),
-        };
-        let id = self.doc.add_image(&img);
+        let int = |v: u32| DictItem::Int(v as i64);
+        let name = |v: &str| DictItem::Name(v.as_bytes().to_vec());
+        let parms = std::collections::BTreeMap::from([
+            ("Predictor".to_string(), DictItem::Int(15)),
+            ("Colors".to_string(), DictItem::Int(3)),
+            ("BitsPerComponent".to_string(), DictItem::Int(8)),
+            ("Columns".to_string(), int(px.0)),
+        ]);
+        let dict = std::collections::BTreeMap::from([
+            ("Type".to_string(), name("XObject")),
+            ("Subtype".to_string(), name("Image")),
+            ("Width".to_string(), int(px.0)),
+            ("Height".to_string(), int(px.1)),
+            ("BitsPerComponent".to_string(), DictItem::Int(8)),
+            ("ColorSpace".to_string(), name("DeviceRGB")),
+            ("Filter".to_string(), name("FlateDecode")),
+            ("DecodeParms".to_string(), DictItem::Dict { map: parms }),
+        ]);
+        let id = self.doc.add_xobject(&ExternalXObject {
+            stream: ExternalStream { dict, content: idat, compress: false },
+            width: Some(Px(px.0 as usize)),
+            height: Some(Px(px.1 as usize)),
+            dpi: None,
+        });
         self.y -= h;
         self.ops.push(Op::UseXobject {
             id,
@@ -262,6 +281,7 @@ impl<'f> Doc<'f> {
             },
         });
         self.y -= 6.0;
+        Ok(())
     }
 
     /// Moves the cursor to `y` (from the bottom of the page).
@@ -305,5 +325,62 @@ impl<'f> Doc<'f> {
             }
         }
         (bytes, n)
+    }
+}
+
+/// Size and concatenated `IDAT` data (one zlib stream) of a non-interlaced 8-bit RGB PNG.
+fn png_rgb_idat(png: &[u8]) -> Result<((u32, u32), Vec<u8>), String> {
+    const SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
+    let bad = |why: &str| format!("chart image is not a PNG the PDF can embed ({why})");
+    if !png.starts_with(SIG) {
+        return Err(bad("no PNG signature"));
+    }
+    let (mut pos, mut size, mut idat) = (SIG.len(), None, Vec::new());
+    while pos + 12 <= png.len() {
+        let len = u32::from_be_bytes(png[pos..pos + 4].try_into().expect("4 bytes")) as usize;
+        let kind = &png[pos + 4..pos + 8];
+        let data = png.get(pos + 8..pos + 8 + len).ok_or_else(|| bad("truncated chunk"))?;
+        match kind {
+            b"IHDR" => {
+                if len != 13 || data[8] != 8 || data[9] != 2 || data[12] != 0 {
+                    return Err(bad("not 8-bit RGB, non-interlaced"));
+                }
+                let w = u32::from_be_bytes(data[0..4].try_into().expect("4 bytes"));
+                let h = u32::from_be_bytes(data[4..8].try_into().expect("4 bytes"));
+                size = Some((w, h));
+            }
+            b"IDAT" => idat.extend_from_slice(data),
+            b"IEND" => break,
+            _ => {}
+        }
+        pos += 12 + len;
+    }
+    match size {
+        Some(s) if !idat.is_empty() => Ok((s, idat)),
+        _ => Err(bad("no IHDR or IDAT")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::png_rgb_idat;
+
+    #[test]
+    fn png_data_is_taken_only_from_8_bit_rgb() {
+        let rgb =
+            crate::render::chart::png(&vec![200u8; (crate::render::chart::PNG_SIZE.0 * crate::render::chart::PNG_SIZE.1 * 3) as usize])
+                .unwrap();
+        let (size, idat) = png_rgb_idat(&rgb).unwrap();
+        assert_eq!(size, crate::render::chart::PNG_SIZE);
+        assert_eq!(idat[0] & 0x0f, 8, "a zlib stream (deflate)");
+        assert!(png_rgb_idat(b"GIF89a").unwrap_err().contains("no PNG signature"));
+        let mut gray = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut gray, 2, 2);
+            enc.set_color(png::ColorType::Grayscale);
+            enc.write_header().unwrap().write_image_data(&[0, 1, 2, 3]).unwrap();
+        }
+        assert!(png_rgb_idat(&gray).unwrap_err().contains("not 8-bit RGB"));
+        assert!(png_rgb_idat(&rgb[..40]).is_err(), "truncated");
     }
 }

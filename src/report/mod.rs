@@ -44,8 +44,6 @@ pub struct Input<'a> {
 pub struct Drawn {
     /// The chart.
     pub chart: Chart,
-    /// RGB pixels of [`chart::PNG_SIZE`].
-    pub rgb: Vec<u8>,
     /// PNG file bytes.
     pub png: Vec<u8>,
     /// SVG document.
@@ -201,7 +199,7 @@ pub fn draw(charts: Vec<Chart>, font: &Font) -> Result<Vec<Drawn>, String> {
             let rgb = chart::rgb(&c, &font.family)?;
             let png = chart::png(&rgb)?;
             let svg = chart::svg(&c, &font.family)?;
-            Ok(Drawn { chart: c, rgb, png, svg })
+            Ok(Drawn { chart: c, png, svg })
         })
         .collect()
 }
@@ -295,7 +293,7 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
         }
         d.heading(&format!("{n}. {heading}"), 1);
         if let Some(c) = drawn {
-            d.image(c.rgb, chart::PNG_SIZE, WIDTH);
+            d.image_png(&c.png, WIDTH)?;
         }
         d.heading(&tr(lang, "关键数字", "Key numbers"), 2);
         for s in numbers {
@@ -303,6 +301,7 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
         }
         d.heading(&tr(lang, "结论", "Conclusion"), 2);
         d.paragraph(&conclusion, 10.0, ink::TEXT);
+        Ok::<(), String>(())
     };
     let funnel_numbers = m
         .funnel
@@ -322,7 +321,7 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
             )
         })
         .collect();
-    section(&mut d, 2, t(lang, "funnel").to_string(), funnel_numbers, narrative::funnel(f, lang), drawn.next());
+    section(&mut d, 2, t(lang, "funnel").to_string(), funnel_numbers, narrative::funnel(f, lang), drawn.next())?;
     let hour_numbers = vec![
         format!("{}: {}:00", t(lang, "peak_hour"), f.peak_hour),
         format!("{}: {}:00", tr(lang, "低谷时段", "Trough hour"), f.trough_hour),
@@ -330,23 +329,23 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
         format!("{}: {}", tr(lang, "18–24 点事件占比", "Share of events 18:00–24:00"), pct(f.evening_share)),
         format!("{}: {}:00", tr(lang, "购买最多的小时", "Hour with most buys"), f.buy_peak_hour),
     ];
-    section(&mut d, 3, t(lang, "hourly").to_string(), hour_numbers, narrative::hourly(f, lang), drawn.next());
+    section(&mut d, 3, t(lang, "hourly").to_string(), hour_numbers, narrative::hourly(f, lang), drawn.next())?;
     let mut day_numbers = vec![format!("{}: {}", tr(lang, "日均活跃用户", "Mean daily active users"), int(f.avg_daily_uv.round() as u64))];
     for day in &m.daily {
         day_numbers.push(format!("{}: UV {}, PV {}, {} {}", day.date, int(day.users), int(day.pv), tr(lang, "购买", "buys"), int(day.buy)));
     }
-    section(&mut d, 4, t(lang, "daily").to_string(), day_numbers, narrative::daily(f, lang), drawn.next());
+    section(&mut d, 4, t(lang, "daily").to_string(), day_numbers, narrative::daily(f, lang), drawn.next())?;
     let mut ret_numbers = vec![format!("{}: {}", t(lang, "avg_retention"), pct(k.avg_day1_retention))];
     for r in &m.retention {
         ret_numbers.push(format!("{}: {} / {} = {}", r.date, int(r.retained), int(r.cohort), pct(r.rate)));
     }
-    section(&mut d, 5, t(lang, "retention").to_string(), ret_numbers, narrative::retention(f, lang), drawn.next());
+    section(&mut d, 5, t(lang, "retention").to_string(), ret_numbers, narrative::retention(f, lang), drawn.next())?;
     let rfm_numbers = vec![
         format!("{}: {}", t(lang, "buyers"), int(m.rfm.buyers)),
         format!("{}: {}", t(lang, "repeat_buyers"), int(m.repurchase.repeat_buyers)),
         format!("{}: {}", t(lang, "repurchase_rate"), pct(m.repurchase.rate)),
     ];
-    section(&mut d, 6, t(lang, "rfm").to_string(), rfm_numbers, narrative::rfm(f, lang), drawn.next());
+    section(&mut d, 6, t(lang, "rfm").to_string(), rfm_numbers, narrative::rfm(f, lang), drawn.next())?;
     d.heading(&tr(lang, "RFM 分层明细", "RFM segment table"), 2);
     let rows = crate::render::table::rfm_rows(m, lang);
     let header: Vec<String> = crate::render::table::rfm_header(lang).iter().map(|h| h.to_string()).collect();
@@ -366,7 +365,7 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
         })
         .chain(std::iter::once(format!("{}: {}", tr(lang, "Top 10 占全部购买", "Top-10 share of all buys"), pct(f.top10_buy_share))))
         .collect();
-    section(&mut d, 7, t(lang, "top_categories").to_string(), cat_numbers, narrative::categories(f, lang), drawn.next());
+    section(&mut d, 7, t(lang, "top_categories").to_string(), cat_numbers, narrative::categories(f, lang), drawn.next())?;
 
     // 8. Insights
     d.new_page();
