@@ -12,8 +12,8 @@
 //!   `user_id mod N`, loads the streams at once over N connections into N plain tables
 //!   (`user_behavior__stage_p<k>`), then swaps each into partition `p<k>` of the stage with
 //!   `EXCHANGE PARTITION` (the server checks every row's partition). One LOAD DATA runs on one server
-//!   thread; several at once keep a multi-core server busy (10 M rows: 231 k rows/s with 1 stream,
-//!   ~400 k with 8, measured on a 2-core machine against MariaDB 10.11).
+//!   thread; several at once keep a multi-core server busy (10 M rows: ~235 k rows/s with 1 stream,
+//!   ~340 k with 8, measured on a 2-core machine against MariaDB 10.11 with its default config).
 //! - **Full** (`--full`, a new mirror, or a DB rebuilt by `ingest --replace`): load into
 //!   `<table>__stage` (indexes maintained during the load), verify the stage against DuckDB, then
 //!   swap the stage and the sync log in with one `RENAME TABLE`. Killing the sync before the rename leaves
