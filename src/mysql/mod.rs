@@ -741,15 +741,14 @@ pub fn run(cfg: &SyncConfig) -> Result<SyncSummary, SyncError> {
             // with EXCHANGE PARTITION, which checks that every row belongs there. Indexes exist
             // before the load: InnoDB builds them as it appends, which measured faster here than
             // building them afterwards. The INSERT fallback sends one stream to the stage itself.
-            let streams = if method_insert { 1 } else { cfg.streams };
             m.exec(&format!("{} PARTITION BY HASH (user_id) PARTITIONS {}", ddl(UB_DDL, "user_behavior__stage"), cfg.streams))?;
             m.exec(&ddl(UB_INDEXES, "user_behavior__stage"))?;
             let tables: Vec<String> = if method_insert {
                 vec!["user_behavior__stage".into()]
             } else {
-                (0..streams).map(|k| format!("user_behavior__stage_p{k}")).collect()
+                (0..cfg.streams).map(|k| format!("user_behavior__stage_p{k}")).collect()
             };
-            let mut conns = Vec::with_capacity(streams);
+            let mut conns = Vec::with_capacity(tables.len());
             for t in &tables {
                 if !method_insert {
                     m.exec(&ddl(UB_DDL, t))?;
