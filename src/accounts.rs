@@ -3,12 +3,22 @@
 //!
 //! Roles, each including the one before: `viewer` (the dashboard and its data), `analyst` (also
 //! runs insights and exports the PDF), `admin` (also manages users).
+//!
+//! Sessions: a login returns a random 256-bit token (the cookie); the app DB keeps only its
+//! SHA-256, so a copy of the file opens no session. Changing an account's password or role ends
+//! its sessions (all of them from the CLI; all but the caller's own from the dashboard).
 
 use crate::insights::cache::AppDb;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rusqlite::{params, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+/// What the app DB stores of a session token.
+fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// A role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, serde::Serialize)]
@@ -59,8 +69,9 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Adds (or replaces the password and role of) a user.
-pub fn add_user(app: &AppDb, name: &str, role: Role, password: &str) -> Result<(), AccountError> {
+/// Adds (or replaces the password and role of) a user. Replacing ends the user's sessions, except
+/// the one whose token is `keep` (the caller's own, when an admin changes their own account).
+pub fn add_user(app: &AppDb, name: &str, role: Role, password: &str, keep: Option<&str>) -> Result<(), AccountError> {
     if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_alphanumeric() || "._-@".contains(c)) {
         return Err(AccountError::Invalid(format!("user name '{name}': use 1-64 letters, digits, '.', '_', '-' or '@'")));
     }
@@ -73,12 +84,16 @@ pub fn add_user(app: &AppDb, name: &str, role: Role, password: &str) -> Result<(
         "INSERT INTO users VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash",
         params![name, role.as_str(), hash, chrono::Utc::now().to_rfc3339()],
     )?;
+    app.conn().execute(
+        "DELETE FROM login_sessions WHERE name = ?1 AND token_hash <> ?2",
+        params![name, keep.map(token_hash).unwrap_or_default()],
+    )?;
     Ok(())
 }
 
 /// Removes a user and their sessions; false if there was no such user.
 pub fn remove_user(app: &AppDb, name: &str) -> Result<bool, AccountError> {
-    app.conn().execute("DELETE FROM sessions WHERE name = ?1", [name])?;
+    app.conn().execute("DELETE FROM login_sessions WHERE name = ?1", [name])?;
     Ok(app.conn().execute("DELETE FROM users WHERE name = ?1", [name])? > 0)
 }
 
@@ -105,8 +120,8 @@ pub fn login(app: &AppDb, name: &str, password: &str) -> Result<Option<(String, 
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    app.conn().execute("DELETE FROM sessions WHERE expires_at < ?1", [now()])?;
-    app.conn().execute("INSERT INTO sessions VALUES (?1, ?2, ?3)", params![token, name, now() + SESSION_SECS])?;
+    app.conn().execute("DELETE FROM login_sessions WHERE expires_at < ?1", [now()])?;
+    app.conn().execute("INSERT INTO login_sessions VALUES (?1, ?2, ?3)", params![token_hash(&token), name, now() + SESSION_SECS])?;
     Ok(Some((token, Role::parse(&role))))
 }
 
@@ -115,8 +130,8 @@ pub fn session(app: &AppDb, token: &str) -> Result<Option<(String, Role)>, Accou
     Ok(app
         .conn()
         .query_row(
-            "SELECT s.name, u.role FROM sessions s JOIN users u ON u.name = s.name WHERE s.token = ?1 AND s.expires_at >= ?2",
-            params![token, now()],
+            "SELECT s.name, u.role FROM login_sessions s JOIN users u ON u.name = s.name WHERE s.token_hash = ?1 AND s.expires_at >= ?2",
+            params![token_hash(token), now()],
             |r| Ok((r.get::<_, String>(0)?, Role::parse(&r.get::<_, String>(1)?))),
         )
         .optional()?)
@@ -124,6 +139,6 @@ pub fn session(app: &AppDb, token: &str) -> Result<Option<(String, Role)>, Accou
 
 /// Ends a session.
 pub fn logout(app: &AppDb, token: &str) -> Result<(), AccountError> {
-    app.conn().execute("DELETE FROM sessions WHERE token = ?1", [token])?;
+    app.conn().execute("DELETE FROM login_sessions WHERE token_hash = ?1", [token_hash(token)])?;
     Ok(())
 }

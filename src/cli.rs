@@ -436,6 +436,10 @@ pub struct SyncArgs {
     /// loaded at ~340k rows/s on a 2-core machine, against ~235k with 1 (README).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub streams: u16,
+    /// Seconds to wait for the server to accept the connection and greet (a port where something
+    /// other than MySQL listens fails after this long, naming host and port).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -109,7 +109,7 @@ fn full_then_incremental_then_full_and_the_funnel_matches() {
     assert_eq!(rows, ours);
     // Indexes exist, everything is utf8mb4.
     let idx: Vec<String> = c.query("SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'user_behavior' ORDER BY 1").unwrap();
-    assert_eq!(idx, vec!["idx_behavior_type", "idx_event_date", "idx_user_id"]);
+    assert_eq!(idx, vec!["idx_behavior_type", "idx_date", "idx_user_id"]);
     // Loaded in 8 parallel streams (the default), one partition each, every row in the partition of
     // user_id mod 8 (EXCHANGE PARTITION checked it; counted again here).
     let parts: Vec<(String, u64)> = c
@@ -166,7 +166,7 @@ fn extreme_ids_and_every_behaviour_round_trip() {
     let mut c = t.conn();
     type Row = (i64, i64, i64, String, i64, String, String, u8);
     let rows: Vec<Row> = c
-        .query("SELECT user_id, item_id, category_id, CAST(behavior_type AS CHAR), ts, CAST(event_time AS CHAR), CAST(event_date AS CHAR), event_hour FROM user_behavior ORDER BY ts, behavior_type")
+        .query("SELECT user_id, item_id, category_id, CAST(behavior_type AS CHAR), `timestamp`, CAST(`time` AS CHAR), CAST(`date` AS CHAR), `hour` FROM user_behavior ORDER BY `timestamp`, behavior_type")
         .unwrap();
     assert_eq!(
         rows,
@@ -181,35 +181,90 @@ fn extreme_ids_and_every_behaviour_round_trip() {
     assert!(seg.is_some());
 }
 
+/// (rows in user_behavior, events counted by user_summary, rows the sync log records).
+fn mirror_state(c: &mut mysql::Conn) -> (u64, u64, u64) {
+    let ub: u64 = c.query_first("SELECT count(*) FROM user_behavior").unwrap().unwrap();
+    let us: u64 = c
+        .query_first("SELECT CAST(COALESCE(SUM(pv_count + fav_count + cart_count + buy_count), 0) AS UNSIGNED) FROM user_summary")
+        .unwrap()
+        .unwrap();
+    let log: u64 = c.query_first("SELECT CAST(COALESCE(SUM(`rows`), 0) AS UNSIGNED) FROM ecomm_sync_log").unwrap().unwrap();
+    (ub, us, log)
+}
+
 #[test]
-fn killed_sync_leaves_the_old_mirror_readable() {
+fn killed_sync_leaves_exactly_the_old_or_the_new_mirror() {
     let _g = SERVER.read().unwrap();
-    let t = TestDb::new("kill");
-    let d = tempfile::tempdir().unwrap();
-    let db = duck_db(d.path(), &[real("1k")]);
-    sync(&db, &t.url(), &[]);
-    ingest(&db, &[&real("4k")], &[]);
-    for point in ["before_commit", "after_stream", "before_rename"] {
-        let marker = d.path().join(format!("m-{point}"));
+    // Each kill point of an incremental and of a full sync, from the same old mirror (1k rows)
+    // towards the same new data (4,320 rows).
+    let points = [
+        ("summary_staged", false),
+        ("before_commit", false),
+        ("in_commit", false),
+        ("after_commit", false),
+        ("summary_staged", true),
+        ("after_stream", true),
+        ("before_rename", true),
+        ("after_rename", true),
+    ];
+    for (point, full) in points {
+        let t = TestDb::new(&format!("kill_{point}_{full}"));
+        let d = tempfile::tempdir().unwrap();
+        let db = duck_db(d.path(), &[real("1k")]);
+        sync(&db, &t.url(), &[]);
+        ingest(&db, &[&real("4k")], &[]);
+        let marker = d.path().join("marker");
         let mut args =
             vec!["sync-mysql".to_string(), "--db".into(), db.to_string_lossy().into(), "--mysql".into(), t.url(), "--quiet".into()];
-        if point != "before_commit" {
+        if full {
             args.push("--full".into());
         }
         kill_at_marker(&args, "ECOMM_TEST_SYNC_PAUSE", &format!("{point}:{}", marker.display()), &marker);
+        let (ub, us, log) = mirror_state(&mut t.conn());
+        assert!(ub == 1000 || ub == 4320, "a kill at {point} (full: {full}) left {ub} rows");
+        assert_eq!((us, log), (ub, ub), "a kill at {point} (full: {full}) tore the mirror: behaviour {ub}, summary {us}, log {log}");
+        let new = matches!(point, "after_commit" | "after_rename");
+        assert_eq!(ub, if new { 4320 } else { 1000 }, "a kill at {point} (full: {full})");
+        // The next sync cleans up (the stages, the per-stream tables) and completes.
+        let s = sync(&db, &t.url(), &[]);
+        assert_eq!(n(&s, "tables.0.mirror_rows"), 4320);
         let mut c = t.conn();
-        let total: u64 = c.query_first("SELECT count(*) FROM user_behavior").unwrap().unwrap();
-        assert_eq!(total, 1000, "old mirror changed after a kill at {point}");
-        let log: u64 = c.query_first("SELECT count(*) FROM ecomm_sync_log").unwrap().unwrap();
-        assert_eq!(log, 1);
+        assert_eq!(mirror_state(&mut c), (4320, 4320, 4320));
+        let tables: Vec<String> =
+            c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1").unwrap();
+        assert_eq!(tables, vec!["ecomm_sync_log", "user_behavior", "user_summary"]);
     }
-    // The next sync cleans up (the stage, its per-stream tables) and completes.
-    let s = sync(&db, &t.url(), &[]);
-    assert_eq!(n(&s, "tables.0.mirror_rows"), 4320);
-    let mut c = t.conn();
-    let tables: Vec<String> =
-        c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1").unwrap();
-    assert_eq!(tables, vec!["ecomm_sync_log", "user_behavior", "user_summary"]);
+}
+
+#[test]
+fn a_port_that_is_not_mysql_fails_fast_with_its_address() {
+    let d = tempfile::tempdir().unwrap();
+    let db = duck_db(d.path(), &[real("1k")]);
+    let dbs = db.to_str().unwrap();
+    // A silent listener (accepts, never speaks) and one that answers like Redis.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let chatty = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let chatty_port = chatty.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        for mut c in chatty.incoming().flatten() {
+            let _ = c.write_all(b"-ERR unknown command\r\n");
+        }
+    });
+    let t0 = std::time::Instant::now();
+    let url = format!("mysql://root@127.0.0.1:{silent_port}/ecomm_x");
+    let err = fails(&["sync-mysql", "--db", dbs, "--mysql", &url, "--timeout", "2"]);
+    assert!(t0.elapsed().as_secs() < 20, "took {:?}", t0.elapsed());
+    assert!(err.contains(&format!("127.0.0.1:{silent_port} is not a MySQL server")) && err.contains("within 2 s"), "{err}");
+    assert_eq!(err.trim().lines().count(), 2, "the URL line and one error line: {err}");
+    let url = format!("mysql://root@127.0.0.1:{chatty_port}/ecomm_x");
+    let err = fails(&["sync-mysql", "--db", dbs, "--mysql", &url]);
+    assert!(err.contains(&format!("127.0.0.1:{chatty_port} is not a MySQL server")), "{err}");
+    drop(silent);
+    // An empty database name is refused, not read as the default.
+    let err = fails(&["sync-mysql", "--db", dbs, "--mysql", "mysql://root@127.0.0.1:3306/"]);
+    assert!(err.contains("names no database"), "{err}");
 }
 
 #[test]
@@ -280,4 +335,108 @@ fn docker_compose_file_is_valid() {
     assert!(svc["volumes"][0].as_str().unwrap().starts_with("ecomm-mysql-data:"));
     assert!(y["volumes"].as_mapping().unwrap().contains_key("ecomm-mysql-data"));
     assert_eq!(svc["environment"]["MYSQL_DATABASE"].as_str().unwrap(), "ecommerce_analysis");
+    // The init script that creates the sync account (tested above against MariaDB).
+    assert_eq!(svc["volumes"][1].as_str().unwrap(), "./docker/mysql-init:/docker-entrypoint-initdb.d:ro");
+    assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/mysql-init/01-ecomm-user.sql").is_file());
+}
+
+/// The Python that runs the seed project's client (pandas, SQLAlchemy, PyMySQL): `$ECOMM_SEED_PYTHON`,
+/// else the venv `.ci/run` makes in `~/.cache/ecomm/seed-venv`.
+fn seed_python() -> PathBuf {
+    let p = std::env::var_os("ECOMM_SEED_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ecomm/seed-venv/bin/python"));
+    assert!(p.exists(), "{} is missing: the seed's Python client (pandas, SQLAlchemy, PyMySQL); `bash .ci/run` creates it", p.display());
+    p
+}
+
+#[test]
+fn the_seed_projects_own_queries_run_on_the_mirror() {
+    let _g = SERVER.read().unwrap();
+    let t = TestDb::new("seed");
+    let d = tempfile::tempdir().unwrap();
+    let db = duck_db(d.path(), &[real("100k")]);
+    sync(&db, &t.url(), &[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seed_clients/seed_queries.py");
+    let out = std::process::Command::new(seed_python())
+        .arg(&script)
+        .arg(format!("mysql+pymysql://root@127.0.0.1:3306/{}", t.name))
+        .args(["2017-12-01", "2017-12-03"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = analyze(&db, &[]);
+    let cols: Vec<&str> = v["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(
+        &cols[..9],
+        ["user_id", "item_id", "category_id", "behavior_type", "timestamp", "time", "date", "hour", "behavior_name"],
+        "the seed's columns, in its order"
+    );
+    assert_eq!(v["behavior_names"], serde_json::json!(["加购", "收藏", "浏览", "购买"]));
+    // Users per stage and events per hour, as the seed computes them.
+    for (k, (name, stage)) in [("浏览", "pv"), ("收藏", "fav"), ("加购", "cart"), ("购买", "buy")].into_iter().enumerate() {
+        assert_eq!(m["funnel"][k]["stage"], stage);
+        assert_eq!(n(&v, &format!("users_per_stage.{name}")), n(&m, &format!("funnel.{k}.users")), "{stage}");
+    }
+    for h in 0..24 {
+        let ours: u64 = ["pv", "fav", "cart", "buy"].iter().map(|b| n(&m, &format!("hourly.{h}.{b}"))).sum();
+        assert_eq!(v["events_per_hour"][h.to_string()].as_u64().unwrap_or(0), ours, "hour {h} (Beijing time)");
+    }
+    assert_eq!(n(&v, "rows"), n(&m, "totals.events"));
+    assert_eq!(n(&v, "rows_2017_11_25_to_12_03"), n(&m, "totals.events"));
+    let f = analyze(&db, &["--from", "2017-12-01", "--to", "2017-12-03"]);
+    assert_eq!(n(&v, "rows_filtered"), n(&f, "totals.events"));
+    assert_eq!(n(&v, "users_filtered"), n(&f, "totals.users"));
+    // user_summary: buyers and buy_count, and last_buy_time checked against the raw file.
+    assert_eq!(n(&v, "summary_rows"), n(&m, "totals.users"));
+    assert_eq!(n(&v, "buyers"), n(&m, "repurchase.buyers"));
+    assert_eq!(n(&v, "repeat_buyers"), n(&m, "repurchase.repeat_buyers"));
+    assert_eq!(n(&v, "buy_events"), n(&m, "funnel.3.events"));
+    let mut last: std::collections::BTreeMap<String, i64> = Default::default();
+    for line in std::fs::read_to_string(real("100k")).unwrap().lines() {
+        let f: Vec<&str> = line.split(',').collect();
+        let Ok(ts) = f[4].trim().parse::<i64>() else { continue };
+        if f[3] == "buy" && (bj(0, 0, 0, 0)..bj(9, 0, 0, 0)).contains(&ts) {
+            let e = last.entry(f[0].to_string()).or_insert(ts);
+            *e = (*e).max(ts);
+        }
+    }
+    let want: serde_json::Map<String, serde_json::Value> = last
+        .into_iter()
+        .map(|(u, ts)| {
+            let local = chrono::DateTime::from_timestamp(ts + 8 * 3600, 0).unwrap().naive_utc();
+            (u, serde_json::Value::from(local.format("%Y-%m-%d %H:%M:%S").to_string()))
+        })
+        .collect();
+    assert_eq!(v["last_buy_time"], serde_json::Value::Object(want), "last_buy_time is the last buy in Beijing time");
+}
+
+#[test]
+fn the_compose_accounts_privileges_are_enough_for_every_sync() {
+    let _g = SERVER.read().unwrap();
+    let t = TestDb::new("grants");
+    let user = format!("ecomm_sync_{}", std::process::id());
+    let sql = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/mysql-init/01-ecomm-user.sql")).unwrap();
+    let mut r = root();
+    for host in ["%", "localhost"] {
+        r.query_drop(format!("DROP USER IF EXISTS '{user}'@'{host}'")).unwrap();
+        // The compose file's statements, for this test's user, host and database.
+        for stmt in sql.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join(" ").split(';').filter(|s| !s.trim().is_empty()) {
+            r.query_drop(stmt.replace("'ecomm'@'%'", &format!("'{user}'@'{host}'")).replace("ecommerce_analysis", &t.name)).unwrap();
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    let db = duck_db(d.path(), &[real("1k")]);
+    let url = format!("mysql://{user}:ecomm@127.0.0.1:3306/{}", t.name);
+    let full = sync(&db, &url, &[]);
+    ingest(&db, &[&real("4k")], &[]);
+    let inc = sync(&db, &url, &[]);
+    let again = sync(&db, &url, &["--full"]);
+    for host in ["%", "localhost"] {
+        r.query_drop(format!("DROP USER IF EXISTS '{user}'@'{host}'")).unwrap();
+    }
+    assert_eq!((full["mode"].as_str(), inc["mode"].as_str(), again["mode"].as_str()), (Some("full"), Some("incremental"), Some("full")));
+    assert_eq!(full["method"], "load_data");
+    assert_eq!(mirror_state(&mut t.conn()), (4320, 4320, 4320));
 }

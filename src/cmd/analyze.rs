@@ -11,8 +11,8 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
     let conn = store::open(&a.db.db, Mode::ReadOnly, &OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads })?;
     let m = Metrics::for_db(&conn, &a.db.db, a.from, a.to, &a.filter.filter()?)?;
     match a.format {
-        AnalyzeFormat::Json => println!("{}", serde_json::to_string_pretty(&m)?),
-        AnalyzeFormat::Table => print!("{}", table::analysis(&m, a.lang)),
+        AnalyzeFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&m)?),
+        AnalyzeFormat::Table => crate::outp!("{}", table::analysis(&m, a.lang)),
     }
     Ok(())
 }

@@ -170,40 +170,40 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "mysql": mysql_report,
     });
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let mb = |b: u64| b as f64 / (1 << 20) as f64;
-        println!("ecomm bench: {} rows, {:.0} MB CSV, {} threads", a.rows, bytes as f64 / 1e6, report["threads"]);
-        println!("{:<34} {:>9} {:>12} {:>10}", "step", "seconds", "rows/s", "peak RSS");
-        println!("{:<34} {:>9.2} {:>12.0} {:>10}", "gen", gen_s, a.rows as f64 / gen_s, "-");
-        println!("{:<34} {:>9.2} {:>12.0} {:>10}", "floor: read_csv count(*)", floor_s, a.rows as f64 / floor_s, "-");
-        println!("{:<34} {:>9.2} {:>12.0} {:>10}", "bare load: read_csv into a table", bare_s, a.rows as f64 / bare_s, "-");
-        println!(
+        crate::outln!("ecomm bench: {} rows, {:.0} MB CSV, {} threads", a.rows, bytes as f64 / 1e6, report["threads"]);
+        crate::outln!("{:<34} {:>9} {:>12} {:>10}", "step", "seconds", "rows/s", "peak RSS");
+        crate::outln!("{:<34} {:>9.2} {:>12.0} {:>10}", "gen", gen_s, a.rows as f64 / gen_s, "-");
+        crate::outln!("{:<34} {:>9.2} {:>12.0} {:>10}", "floor: read_csv count(*)", floor_s, a.rows as f64 / floor_s, "-");
+        crate::outln!("{:<34} {:>9.2} {:>12.0} {:>10}", "bare load: read_csv into a table", bare_s, a.rows as f64 / bare_s, "-");
+        crate::outln!(
             "{:<34} {:>9.2} {:>12.0} {:>8.0}MB",
             "ingest (clean+dedup+rollups)",
             ingest.seconds,
             a.rows as f64 / ingest.seconds,
             mb(ingest.peak_rss)
         );
-        println!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, cold)", analyze.seconds, "-", mb(analyze.peak_rss));
-        println!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, warm cache)", analyze2.seconds, "-", mb(analyze2.peak_rss));
+        crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, cold)", analyze.seconds, "-", mb(analyze.peak_rss));
+        crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, warm cache)", analyze2.seconds, "-", mb(analyze2.peak_rss));
         if let Some(r) = &report_t {
-            println!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "report (PDF + 12 chart files)", r.seconds, "-", mb(r.peak_rss));
+            crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "report (PDF + 12 chart files)", r.seconds, "-", mb(r.peak_rss));
         }
-        println!(
+        crate::outln!(
             "ratio ingest / floor: {:.2}x (the bare load alone, without any cleaning: {:.2}x)",
             ingest.seconds / floor_s,
             bare_s / floor_s
         );
         if !mysql_report.is_null() {
             let r = &mysql_report;
-            println!(
+            crate::outln!(
                 "sync-mysql streaming only: LOAD DATA {:.0} rows/s vs INSERT x10000 {:.0} rows/s: {:.2}x",
                 r["load_data_streaming_rows_per_sec"].as_f64().unwrap_or(0.0),
                 r["insert_streaming_rows_per_sec"].as_f64().unwrap_or(0.0),
                 r["streaming_speedup"].as_f64().unwrap_or(0.0)
             );
-            println!(
+            crate::outln!(
                 "sync-mysql user_behavior, {} rows: LOAD DATA {:.2} s ({:.0} rows/s, whole command incl. indexes and checks); INSERT x10000 {:.2} s ({:.0} rows/s); speedup {:.2}x",
                 r["rows"], r["load_data"]["seconds"].as_f64().unwrap_or(0.0), r["load_data_rows_per_sec"].as_f64().unwrap_or(0.0),
                 r["insert_10000"]["seconds"].as_f64().unwrap_or(0.0), r["insert_rows_per_sec"].as_f64().unwrap_or(0.0), r["speedup"].as_f64().unwrap_or(0.0)

@@ -36,13 +36,13 @@ pub fn run(a: DemoArgs) -> Result<()> {
         open: OpenOptions::default(),
         progress: super::interactive(),
     })?;
-    print!("{}", table::ingest(&s, a.lang));
+    crate::outp!("{}", table::ingest(&s, a.lang));
     eprintln!("[3/5] analyze");
     let conn = store::open(&db, Mode::ReadOnly, &OpenOptions::default())?;
     let m = Metrics::for_db(&conn, &db, None, None, &Default::default())?;
     drop(conn);
-    print!("{}", table::analysis(&m, a.lang));
-    println!("\nDB: {}  (ecomm analyze --db {} --format json)", db.display(), db.display());
+    crate::outp!("{}", table::analysis(&m, a.lang));
+    crate::outln!("\nDB: {}  (ecomm analyze --db {} --format json)", db.display(), db.display());
     eprintln!("[4/5] report");
     let w = super::report::generate(&super::report::ReportConfig {
         db: db.clone(),

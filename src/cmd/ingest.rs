@@ -20,8 +20,8 @@ pub fn run(a: IngestArgs) -> Result<()> {
     };
     let s = ingest::run(&cfg)?;
     match a.format {
-        IngestFormat::Json => println!("{}", serde_json::to_string_pretty(&s)?),
-        IngestFormat::Text => print!("{}", table::ingest(&s, a.lang)),
+        IngestFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&s)?),
+        IngestFormat::Text => crate::outp!("{}", table::ingest(&s, a.lang)),
     }
     Ok(())
 }

@@ -39,9 +39,9 @@ pub fn run(a: InsightsArgs) -> Result<()> {
         InsightsFormat::Json => {
             let mut v = serde_json::to_value(&o)?;
             v["facts"] = serde_json::to_value(&facts)?;
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&v)?);
         }
-        InsightsFormat::Text => print!("{}", text(&o, a.lang)),
+        InsightsFormat::Text => crate::outp!("{}", text(&o, a.lang)),
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod gen;
 pub mod ingest;
 pub mod insights;
+pub mod out;
 pub mod report;
 pub mod serve;
 pub mod sync_mysql;

@@ -80,7 +80,7 @@ pub fn print_written(w: &Written, lang: Lang) {
         Lang::Zh => ("报告已生成", "图表", "字体"),
         Lang::En => ("Report written", "Charts", "Font"),
     };
-    println!(
+    crate::outln!(
         "{head}: {} ({:.0} KB, {} {}, {:.2} s)",
         w.pdf.display(),
         w.bytes as f64 / 1024.0,
@@ -90,8 +90,8 @@ pub fn print_written(w: &Written, lang: Lang) {
     );
     let dir = w.charts.first().and_then(|p| p.parent()).map(|p| p.display().to_string()).unwrap_or_default();
     let names: Vec<String> = w.charts.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
-    println!("{charts} ({dir}): {}", names.join(", "));
-    println!("{font}: {}", w.font);
+    crate::outln!("{charts} ({dir}): {}", names.join(", "));
+    crate::outln!("{font}: {}", w.font);
 }
 
 fn now_in(zone: &str) -> String {

@@ -44,6 +44,10 @@ pub fn serve(a: ServeConfig) -> Result<()> {
     {
         let conn = store::open(&a.db, Mode::ReadOnly, &open)?;
         store::require_window(&conn, &a.db)?;
+        let rejects = store::rejects_path(&a.db);
+        if store::load::sync_rejects_file(&conn, &rejects)? {
+            eprintln!("note: {} lagged behind the DB; rewritten from the rejects table / 拒绝行文件已按数据库补齐", rejects.display());
+        }
     }
     // Beyond loopback, everyone logs in; that needs at least one account.
     let auth = !ip.is_loopback();
@@ -56,6 +60,7 @@ pub fn serve(a: ServeConfig) -> Result<()> {
             );
         }
     }
+    return_freed_memory();
     let state = Arc::new(AppState::new(a.db.clone(), open, super::insights::model_threads(a.open.threads), auth));
     // Compute the first page's answers in the background while the user opens the browser
     // (ECOMM_SERVE_NO_WARM=1 skips it, so scripts/bench_serve.sh times cold answers).
@@ -74,17 +79,29 @@ pub fn serve(a: ServeConfig) -> Result<()> {
         };
         let addr = listener.local_addr()?;
         let url = format!("http://{addr}/");
-        println!("ecomm dashboard: {url}  (Ctrl-C to stop)");
+        // The server keeps running when nobody reads its stdout any more (a closed pipe).
+        let _ = crate::cmd::out::try_write(format_args!("ecomm dashboard: {url}  (Ctrl-C to stop)\n"));
         if a.open_browser {
             open_browser(&url);
         }
-        axum::serve(listener, router(state))
+        axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await?;
         Ok(())
     })
+}
+
+/// Large blocks (a password check's ~19 MB, a chart's pixels) are given back to the OS when freed
+/// instead of staying in glibc's heap: by default glibc raises its mmap threshold after such a
+/// free, and a long-running server's RSS then only grows.
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator settings; called before the server's threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }
 
 fn open_browser(url: &str) {

@@ -54,19 +54,19 @@ pub fn run(a: UserArgs) -> Result<()> {
                 }
                 p1
             };
-            accounts::add_user(&app, &name, role, &pw)?;
-            println!("user {name} ({}) saved in {}", role.as_str(), path_for(&db).display());
+            accounts::add_user(&app, &name, role, &pw, None)?;
+            crate::outln!("user {name} ({}) saved in {}", role.as_str(), path_for(&db).display());
         }
         UserAction::List { db } => {
             for (name, role) in accounts::list_users(&open(&db)?)? {
-                println!("{name}\t{}", role.as_str());
+                crate::outln!("{name}\t{}", role.as_str());
             }
         }
         UserAction::Remove { name, db } => {
             if !accounts::remove_user(&open(&db)?, &name)? {
                 bail!("no user {name}");
             }
-            println!("user {name} removed");
+            crate::outln!("user {name} removed");
         }
     }
     Ok(())

@@ -164,6 +164,18 @@ pub fn resolve_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
             out.extend(found);
         } else if p.exists() {
             return Err(IngestError::Input(format!("{inp} is not a regular file / 不是普通文件")));
+        } else if let Ok(link) = std::fs::symlink_metadata(p) {
+            // The name exists but cannot be followed: a link that loops or points nowhere.
+            let why = std::fs::metadata(p).err().map(|e| e.to_string()).unwrap_or_default();
+            let target = std::fs::read_link(p).map(|t| t.display().to_string()).unwrap_or_default();
+            let what = if link.file_type().is_symlink() {
+                format!("a symbolic link to '{target}' that cannot be followed")
+            } else {
+                "unreadable".into()
+            };
+            return Err(IngestError::Input(format!(
+                "{inp} is {what} ({why}); point it at the data file or pass the file itself / 符号链接无法解析：{inp}"
+            )));
         } else {
             return Err(IngestError::Input(format!("file not found: {inp}; check the path / 文件不存在：{inp}")));
         }
@@ -489,6 +501,9 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
         }
     }
     let rejects_file = store::rejects_path(&cfg.db);
+    if !cfg.replace && load::sync_rejects_file(&conn, &rejects_file)? {
+        eprintln!("note: {} lagged behind the DB (an earlier ingest was stopped after its commit); rewritten from the rejects table / 拒绝行文件已按数据库补齐", rejects_file.display());
+    }
     let known = if cfg.replace { HashMap::new() } else { load::known_files(&conn)? };
 
     let total_bytes: u64 = files.iter().map(|f| f.metadata().map(|m| m.len()).unwrap_or(0)).sum();
@@ -606,20 +621,32 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
                     *hist.entry(*d).or_insert(0) += n;
                 }
             }
-            let mut hist: Vec<(i64, u64)> = hist.into_iter().collect();
+            // Timestamps outside the years 1900..2200 can only be out of window.
+            let sane_days = parse::SANE_SECS.start.div_euclid(86_400)..parse::SANE_SECS.end.div_euclid(86_400);
+            let sane = |d: i64| sane_days.contains(&d);
+            let mut hist: Vec<(i64, u64)> = hist.into_iter().filter(|(d, _)| sane(*d)).collect();
             hist.sort_unstable();
-            let (a, b) =
-                window::detect(&hist).ok_or_else(|| IngestError::Input("no valid rows to detect a window from / 没有有效数据".into()))?;
-            let sane = |d: i64| parse::SANE_SECS.contains(&(d * 86_400));
-            match (date_of_day(a), date_of_day(b)) {
-                (Some(x), Some(y)) if sane(a) && sane(b + 1) => (x, y),
-                _ => {
-                    return Err(IngestError::Input(
-                        "most timestamps lie outside the years 1900..2200; check the timestamp column (Unix seconds) or pass --start and --end / 时间戳超出范围"
-                            .into(),
-                    ))
-                }
+            let Some((a, b)) = window::detect(&hist) else {
+                return Err(IngestError::Input(
+                    "no valid row has a timestamp in the years 1900..2200; check the timestamp column (Unix seconds) or pass --start and --end / 时间戳超出范围"
+                        .into(),
+                ));
+            };
+            let (Some(x), Some(y)) = (date_of_day(a), date_of_day(b)) else {
+                return Err(IngestError::Input(
+                    "the detected window is not a valid date range; pass --start and --end / 时间窗口无效".into(),
+                ));
+            };
+            if b - a + 1 > window::MAX_DETECTED_DAYS {
+                return Err(IngestError::Input(format!(
+                    "the data spans {x}..{y} ({} days), longer than the {} days ecomm detects on its own; pass --start and --end to choose the window (e.g. --start {x} --end {}) / 数据跨度超过 {} 天，请用 --start 与 --end 指定时间窗口",
+                    b - a + 1,
+                    window::MAX_DETECTED_DAYS,
+                    x.checked_add_signed(chrono::TimeDelta::days(window::MAX_DETECTED_DAYS - 1)).unwrap_or(y),
+                    window::MAX_DETECTED_DAYS
+                )));
             }
+            (x, y)
         }
     };
 
@@ -688,6 +715,12 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
     }
     loader.commit()?;
     trace(t0, "committed");
+    if let Ok(marker) = std::env::var("ECOMM_TEST_PAUSE_AFTER_COMMIT") {
+        // Test hook: a kill between the commit and the rejects file (which the next ingest or
+        // serve then brings up to date).
+        let _ = std::fs::write(&marker, b"paused");
+        std::thread::sleep(std::time::Duration::from_secs(120));
+    }
     pb.set_message("rejects file / 拒绝行文件");
     load::export_rejects(&conn, &rejects_file)?;
     trace(t0, "rejects file");

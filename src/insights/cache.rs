@@ -15,14 +15,34 @@ pub fn path_for(db: &Path) -> PathBuf {
     db.with_file_name(format!("{stem}.app.sqlite"))
 }
 
+/// Creates `path` (and its WAL and shared-memory files, which SQLite opens with the database's
+/// mode) with mode 0600, or takes group and other access away from existing ones.
+fn owner_only(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let _ = std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path);
+        for suffix in ["", "-wal", "-shm"] {
+            let p = PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Ok(m) = std::fs::metadata(&p) {
+                if m.permissions().mode() & 0o077 != 0 {
+                    let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+                }
+            }
+        }
+    }
+}
+
 /// An open app DB.
 pub struct AppDb {
     conn: Connection,
 }
 
 impl AppDb {
-    /// Opens (creating if needed) the app DB at `path`.
+    /// Opens (creating if needed) the app DB at `path`. The file holds password hashes, so it is
+    /// created readable by its owner only (0600), and a looser existing file is tightened.
     pub fn open(path: &Path) -> rusqlite::Result<AppDb> {
+        owner_only(path);
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(
@@ -42,8 +62,9 @@ impl AppDb {
                  password_hash TEXT NOT NULL,
                  created_at TEXT NOT NULL
              );
-             CREATE TABLE IF NOT EXISTS sessions (
-                 token TEXT PRIMARY KEY,
+             DROP TABLE IF EXISTS sessions;
+             CREATE TABLE IF NOT EXISTS login_sessions (
+                 token_hash TEXT PRIMARY KEY,
                  name TEXT NOT NULL,
                  expires_at INTEGER NOT NULL
              );

@@ -18,6 +18,9 @@ use crate::render::i18n::Lang;
 use std::path::{Path, PathBuf};
 
 /// A font face loaded into memory (kept for the life of the process: charts need `'static`).
+/// Each distinct face is loaded once per process ([`load`] caches it), so a server that renders
+/// many reports holds one copy, not one per report.
+#[derive(Clone)]
 pub struct Font {
     /// File the face came from.
     pub path: PathBuf,
@@ -156,8 +159,26 @@ pub fn find(explicit: Option<&Path>, lang: Lang) -> Result<Font, FontError> {
     Err(FontError::NotFound { what: if lang == Lang::Zh { "Chinese" } else { "Latin" } })
 }
 
-/// Loads the best face of `path` that covers `lang`.
+/// Faces loaded so far, by (file, its length and modification time, language).
+type FaceCache = std::sync::Mutex<std::collections::HashMap<(PathBuf, u64, Option<std::time::SystemTime>, Lang), Font>>;
+static LOADED: std::sync::OnceLock<FaceCache> = std::sync::OnceLock::new();
+
+/// Loads the best face of `path` that covers `lang`. The face's bytes live for the rest of the
+/// process (charts need `'static`), so each (file, language) is loaded once and then reused: a
+/// file replaced on disk (new length or modification time) is loaded again.
 pub fn load(path: &Path, lang: Lang) -> Result<Font, FontError> {
+    let meta = std::fs::metadata(path).ok();
+    let key = (path.to_path_buf(), meta.as_ref().map_or(0, |m| m.len()), meta.and_then(|m| m.modified().ok()), lang);
+    let cache = LOADED.get_or_init(Default::default);
+    if let Some(f) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(f.clone());
+    }
+    let font = load_uncached(path, lang)?;
+    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, font.clone());
+    Ok(font)
+}
+
+fn load_uncached(path: &Path, lang: Lang) -> Result<Font, FontError> {
     let bad = |why: String| FontError::Unusable { path: path.to_path_buf(), why };
     let data = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
     let faces = ttf_parser::fonts_in_collection(&data).unwrap_or(1);

@@ -1,7 +1,7 @@
 //! The one table of user-facing strings, in Chinese and English, so both stay complete together.
 
 /// Output language.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
 pub enum Lang {
     /// 简体中文
     Zh,

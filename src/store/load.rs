@@ -573,6 +573,33 @@ pub const LANE_DAYS: i64 = 16;
 /// Longest window (days) for which the day-bitmap rollups are kept.
 pub const MASK_DAYS: i64 = 64;
 
+/// Brings the rejects CSV up to date with the `rejects` table (the truth) when it lags: when it is
+/// missing or its data lines differ in number from the table's rows (a kill between an ingest's
+/// commit and its export leaves it behind). Returns whether it was rewritten.
+pub fn sync_rejects_file(conn: &Connection, path: &std::path::Path) -> Result<bool, StoreError> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM rejects", [], |r| r.get(0))?;
+    let lines = match std::fs::File::open(path) {
+        Ok(f) => {
+            use std::io::Read;
+            let (mut lines, mut buf, mut r) = (0u64, vec![0u8; 1 << 16], std::io::BufReader::new(f));
+            loop {
+                let k = r.read(&mut buf).map_err(|e| StoreError::Io(format!("cannot read {}: {e}", path.display())))?;
+                if k == 0 {
+                    break;
+                }
+                lines += memchr::memchr_iter(b'\n', &buf[..k]).count() as u64;
+            }
+            Some(lines)
+        }
+        Err(_) => None,
+    };
+    if lines.is_some_and(|l| l == n as u64 + 1) {
+        return Ok(false);
+    }
+    export_rejects(conn, path)?;
+    Ok(true)
+}
+
 /// Rewrites the rejects CSV from the `rejects` table (write to a temp file, then rename).
 pub fn export_rejects(conn: &Connection, path: &std::path::Path) -> Result<u64, StoreError> {
     let tmp = path.with_extension("csv.tmp");

@@ -54,8 +54,16 @@ pub enum StoreError {
     /// A file next to the DB could not be written.
     #[error("{0}")]
     Io(String),
+    /// A DuckDB file that DuckDB cannot read back (a flipped byte, a torn copy).
+    #[error("the database {path} is damaged: DuckDB says \"{detail}\". No other process is involved; restore the file from a backup, or rebuild it from the source files with `ecomm ingest FILES --db {path} --replace` / 数据库文件已损坏：请从备份恢复，或用 ingest --replace 从源文件重建")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// DuckDB's message.
+        detail: String,
+    },
     /// Anything else DuckDB reports.
-    #[error("DuckDB error: {0}")]
+    #[error("DuckDB error: {0}{hint}", hint = damaged_hint(.0))]
     Db(#[from] duckdb::Error),
 }
 
@@ -83,11 +91,32 @@ impl Default for OpenOptions {
     }
 }
 
+/// What to do when a query finds the file damaged (checksums are checked block by block as they
+/// are read, so damage can surface after the open).
+fn damaged_hint(e: &duckdb::Error) -> &'static str {
+    let m = e.to_string().to_lowercase();
+    if m.contains("corrupt") || m.contains("checksum") {
+        "; the database file is damaged: restore it from a backup, or rebuild it with `ecomm ingest FILES --db DB --replace` / 数据库文件已损坏"
+    } else {
+        ""
+    }
+}
+
+/// Whether `path` starts like a DuckDB file (the magic bytes `DUCK` at offset 8).
+fn has_duckdb_magic(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 12];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head[8..12] == b"DUCK"
+}
+
 fn map_open_error(path: &Path, e: duckdb::Error) -> StoreError {
     let msg = e.to_string();
     let lower = msg.to_lowercase();
-    if lower.contains("lock") {
+    // DuckDB: "Could not set lock on file ...: Conflicting lock is held in ... (PID ...)".
+    if lower.contains("could not set lock") || lower.contains("conflicting lock") {
         StoreError::Locked(path.to_path_buf())
+    } else if path.exists() && has_duckdb_magic(path) && !lower.contains("permission") && !lower.contains("version") {
+        StoreError::Damaged { path: path.to_path_buf(), detail: msg }
     } else if lower.contains("not a valid duckdb")
         || lower.contains("unable to open") && lower.contains("database file")
         || lower.contains("invalid") && lower.contains("header")
@@ -292,6 +321,31 @@ pub fn data_version(conn: &Connection) -> Result<String, StoreError> {
         [],
         |r| r.get(0),
     )?)
+}
+
+/// What the file system says about the DuckDB file and its WAL (device, inode, length and
+/// modification time of each): any commit changes one of them, so while the stamp stays the same
+/// the data does too, and a reader may reuse what it read before without opening the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileStamp(Vec<(u64, u64, u64, Option<std::time::SystemTime>)>);
+
+/// The stamp of `db` and `db.wal` now (None when the DB cannot be read).
+pub fn file_stamp(db: &Path) -> Option<FileStamp> {
+    #[cfg(unix)]
+    use std::os::unix::fs::MetadataExt;
+    let wal = PathBuf::from(format!("{}.wal", db.display()));
+    let mut parts = Vec::with_capacity(2);
+    for (i, p) in [db.to_path_buf(), wal].iter().enumerate() {
+        match std::fs::metadata(p) {
+            #[cfg(unix)]
+            Ok(m) => parts.push((m.dev(), m.ino(), m.len(), m.modified().ok())),
+            #[cfg(not(unix))]
+            Ok(m) => parts.push((0, 0, m.len(), m.modified().ok())),
+            Err(_) if i == 1 => parts.push((0, 0, 0, None)),
+            Err(_) => return None,
+        }
+    }
+    Some(FileStamp(parts))
 }
 
 /// The `n` categories with the most events over the whole window: (category_id, events),

@@ -157,3 +157,53 @@ pub fn http(addr: &str, method: &str, path: &str, headers: &[String], body: &str
     }
     (status, head, out)
 }
+
+/// A running `ecomm serve` on a free port, stopped on drop.
+pub struct Server {
+    /// The process.
+    pub child: std::process::Child,
+    /// host:port to connect to.
+    pub addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `ecomm serve --db db` on `host` and a free port, in `cwd`; its stderr goes to
+/// `stderr_to` when given (to read its log), else to the test's.
+pub fn serve_with(db: &Path, cwd: &Path, host: &str, stderr_to: Option<&Path>) -> Server {
+    use std::io::{BufRead, BufReader};
+    let stderr = match stderr_to {
+        Some(p) => std::process::Stdio::from(std::fs::File::create(p).unwrap()),
+        None => std::process::Stdio::inherit(),
+    };
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ecomm"))
+        .args(["serve", "--port", "0", "--host", host, "--db"])
+        .arg(db)
+        .current_dir(cwd)
+        .env_remove("ECOMM_MODEL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .replace("0.0.0.0", "127.0.0.1");
+    Server { child, addr }
+}
+
+/// Resident memory of a process in MB (VmRSS from /proc).
+pub fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().trim().trim_end_matches("kB").trim().parse().unwrap();
+    kb / 1024.0
+}
