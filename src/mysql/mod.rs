@@ -838,7 +838,8 @@ pub fn run(cfg: &SyncConfig) -> Result<SyncSummary, SyncError> {
             incremental_behavior(&mut m, &duck, cfg, method_insert, &generation, new_ids, staged_summary.is_some())?
         };
         let secs = t1.elapsed().as_secs_f64();
-        let mirror_rows = m.count("user_behavior")?;
+        // A full sync's mirror is exactly the stage it verified; an incremental one is counted.
+        let mirror_rows = if summary.mode == "full" { all_counts[0] } else { m.count("user_behavior")? };
         summary.tables.push(TableOut {
             table: "user_behavior".into(),
             rows: sent,
@@ -864,8 +865,9 @@ pub fn run(cfg: &SyncConfig) -> Result<SyncSummary, SyncError> {
         });
     }
 
-    // Verification of the whole mirror.
-    if cfg.tables.contains(&Table::UserBehavior) {
+    // Verification of the whole mirror. A full sync verified its stage before the atomic swap (the
+    // rename moves exactly that table), so only an incremental sync counts the result again.
+    if cfg.tables.contains(&Table::UserBehavior) && summary.mode != "full" {
         let expected = all_counts;
         let got = m.behavior_counts("user_behavior")?;
         if got != expected {
@@ -953,10 +955,9 @@ fn full_behavior(
 ) -> Result<f64, SyncError> {
     // The stage is partitioned by user_id into `streams` parts. With LOAD DATA each part is
     // loaded on its own connection into its own table, the loads in parallel (the server
-    // then works on several tables at once), and each table is swapped into its partition
-    // with EXCHANGE PARTITION, which checks that every row belongs there. Indexes exist
-    // before the load: InnoDB builds them as it appends, which measured faster here than
-    // building them afterwards. The INSERT fallback sends one stream to the stage itself.
+    // then works on several tables at once), the tables are indexed in parallel, and each is
+    // swapped into its partition with EXCHANGE PARTITION, which checks that every row belongs
+    // there. The INSERT fallback sends one stream to the stage itself, indexes in place.
     m.exec(&format!("{} PARTITION BY HASH (user_id) PARTITIONS {}", ddl(UB_DDL, "user_behavior__stage"), cfg.streams))?;
     m.exec(&ddl(UB_INDEXES, "user_behavior__stage"))?;
     let tables: Vec<String> =
@@ -965,7 +966,6 @@ fn full_behavior(
     for t in &tables {
         if !insert {
             m.exec(&ddl(UB_DDL, t))?;
-            m.exec(&ddl(UB_INDEXES, t))?;
         }
         conns.push(Mirror::connect(&cfg.url, cfg.timeout, false)?);
     }
@@ -979,6 +979,20 @@ fn full_behavior(
         cfg.progress,
         Box::new(|c, tx, s| produce_behavior(c, None, tx, s)),
     )?;
+    // The per-stream tables get their indexes after the load, each built by one sort on its own
+    // connection, all at once: 10 M rows measured 236-240k rows/s this way against 217-232k with
+    // the indexes maintained row by row during the load (2-core machine, MariaDB 10.11).
+    if !insert {
+        let t1 = Instant::now();
+        let res: Vec<Result<(), SyncError>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = conns.iter_mut().zip(&tables).map(|(c, t)| sc.spawn(move || c.exec(&ddl(UB_INDEXES, t)))).collect();
+            hs.into_iter().map(|h| h.join().expect("index thread")).collect()
+        });
+        for r in res {
+            r?;
+        }
+        crate::ingest::trace_here(&format!("indexes built in {:.2} s", t1.elapsed().as_secs_f64()));
+    }
     drop(conns);
     pause_hook("after_stream");
     if !insert {

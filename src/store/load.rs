@@ -574,7 +574,7 @@ pub const LANE_DAYS: i64 = 16;
 pub const MASK_DAYS: i64 = 64;
 
 /// Brings the rejects CSV up to date with the `rejects` table (the truth) when it lags: when it is
-/// missing or its data lines differ in number from the table's rows (a kill between an ingest's
+/// missing while the table has rows, or its data lines differ in number from the table's rows (a kill between an ingest's
 /// commit and its export leaves it behind). Returns whether it was rewritten.
 pub fn sync_rejects_file(conn: &Connection, path: &std::path::Path) -> Result<bool, StoreError> {
     let n: i64 = conn.query_row("SELECT count(*) FROM rejects", [], |r| r.get(0))?;
@@ -593,7 +593,8 @@ pub fn sync_rejects_file(conn: &Connection, path: &std::path::Path) -> Result<bo
         }
         Err(_) => None,
     };
-    if lines.is_some_and(|l| l == n as u64 + 1) {
+    // In step: as many data lines as rows (a missing file holds nothing to lose when there are none).
+    if lines.map_or(n == 0, |l| l == n as u64 + 1) {
         return Ok(false);
     }
     export_rejects(conn, path)?;
