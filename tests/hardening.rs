@@ -15,15 +15,6 @@ fn db_100k() -> (tempfile::TempDir, PathBuf) {
     (dir, db)
 }
 
-fn add_user(db: &Path, name: &str, role: &str, password: &str) {
-    ecomm()
-        .args(["user", "add", name, "--role", role, "--password-stdin", "--db"])
-        .arg(db)
-        .write_stdin(format!("{password}\n"))
-        .assert()
-        .success();
-}
-
 fn login_body(name: &str, password: &str) -> String {
     format!(r#"{{"name":"{name}","password":"{password}"}}"#)
 }

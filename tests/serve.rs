@@ -261,15 +261,6 @@ fn a_concurrent_ingest_never_shows_torn_numbers() {
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), after);
 }
 
-fn add_user(db: &Path, name: &str, role: &str, password: &str) {
-    ecomm()
-        .args(["user", "add", name, "--role", role, "--password-stdin", "--db"])
-        .arg(db)
-        .write_stdin(format!("{password}\n"))
-        .assert()
-        .success();
-}
-
 /// Logs in; returns the session token from the Set-Cookie header (checked for HttpOnly/SameSite).
 fn login(s: &Server, name: &str, password: &str) -> Option<String> {
     let (status, head, _) = request(s, "POST", "/login", None, Some(&format!(r#"{{"name":"{name}","password":"{password}"}}"#)));

@@ -64,6 +64,16 @@ pub fn analyze_env(db: &Path, extra: &[&str], env: &[(&str, &str)]) -> Value {
     serde_json::from_slice(&out).expect("analyze json")
 }
 
+/// `ecomm user add NAME --role ROLE --db DB` with the password on stdin.
+pub fn add_user(db: &Path, name: &str, role: &str, password: &str) {
+    ecomm()
+        .args(["user", "add", name, "--role", role, "--password-stdin", "--db"])
+        .arg(db)
+        .write_stdin(format!("{password}\n"))
+        .assert()
+        .success();
+}
+
 /// Runs ecomm expecting failure; returns stderr.
 pub fn fails(args: &[&str]) -> String {
     let out = ecomm().args(args).assert().failure().get_output().clone();
