@@ -132,8 +132,10 @@ impl OffsetCache {
         let bucket = ts.div_euclid(BUCKET);
         let slot = (bucket as usize) & (SLOTS - 1);
         if self.tags[slot] != bucket {
-            let a = self.zone.offset_at(bucket * BUCKET);
-            let b = self.zone.offset_at(bucket * BUCKET + BUCKET - 1);
+            // Saturating: a bucket at the ends of i64 reaches past them (found by fuzzing).
+            let start = bucket.saturating_mul(BUCKET);
+            let a = self.zone.offset_at(start);
+            let b = self.zone.offset_at(start.saturating_add(BUCKET - 1));
             self.tags[slot] = bucket;
             self.offs[slot] = if a == b { a } else { i32::MIN };
         }
@@ -175,6 +177,11 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2021, 3, 14).unwrap();
         assert_eq!(z.day_start_utc(d), 1_615_698_000);
         let shanghai = Zone::parse("Asia/Shanghai").unwrap();
+        let mut c = OffsetCache::new(&shanghai);
+        for ts in [i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX] {
+            assert!(c.offset(ts).abs() <= 24 * 3600, "offset at {ts}");
+            assert!(c.local_secs(ts) == ts.saturating_add(c.offset(ts) as i64));
+        }
         assert_eq!(shanghai.day_start_utc(NaiveDate::from_ymd_opt(2017, 11, 25).unwrap()), 1_511_539_200);
     }
 }
