@@ -1,6 +1,7 @@
 //! Command-line arguments (clap derive only; `cmd/` validates them into config structs).
 
-use crate::render::i18n::Lang;
+use crate::domain::{parse_date, DateRange, Filter, FilterError};
+use crate::i18n::Lang;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -84,14 +85,9 @@ pub enum Command {
     SyncMysql(SyncArgs),
 }
 
-/// Parses YYYY-MM-DD.
-pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("'{s}' is not a date; use YYYY-MM-DD, e.g. 2017-11-25"))
-}
-
 /// Parses a time zone.
-pub fn parse_zone(s: &str) -> Result<crate::tz::Zone, String> {
-    crate::tz::Zone::parse(s)
+pub fn parse_zone(s: &str) -> Result<crate::domain::tz::Zone, String> {
+    crate::domain::tz::Zone::parse(s)
 }
 
 /// `ecomm gen`
@@ -169,7 +165,7 @@ pub struct IngestArgs {
     pub end: Option<NaiveDate>,
     /// Analysis time zone: IANA name or fixed offset like +08:00 (default Asia/Shanghai).
     #[arg(long, value_parser = parse_zone)]
-    pub tz: Option<crate::tz::Zone>,
+    pub tz: Option<crate::domain::tz::Zone>,
     /// Rebuild the DB from these files only.
     #[arg(long)]
     pub replace: bool,
@@ -182,6 +178,24 @@ pub struct IngestArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// The date range shared by analyze, report and insights.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RangeArgs {
+    /// First date of the range (default: the window's first).
+    #[arg(long, value_parser = parse_date)]
+    pub from: Option<NaiveDate>,
+    /// Last date of the range, inclusive (default: the window's last).
+    #[arg(long, value_parser = parse_date)]
+    pub to: Option<NaiveDate>,
+}
+
+impl RangeArgs {
+    /// The requested range (checked against the DB's window when the metrics are computed).
+    pub fn range(&self) -> DateRange {
+        DateRange::new(self.from, self.to)
+    }
 }
 
 /// Event filters shared by analyze, report and insights.
@@ -198,8 +212,8 @@ pub struct FilterArgs {
 
 impl FilterArgs {
     /// The validated filter.
-    pub fn filter(&self) -> Result<crate::metrics::Filter, crate::metrics::MetricsError> {
-        crate::metrics::Filter::new(&self.behaviors, &self.categories)
+    pub fn filter(&self) -> Result<Filter, FilterError> {
+        Filter::new(&self.behaviors, &self.categories)
     }
 }
 
@@ -212,12 +226,9 @@ pub struct AnalyzeArgs {
     /// Event filters.
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// First date of the range (default: the window's first).
-    #[arg(long, value_parser = parse_date)]
-    pub from: Option<NaiveDate>,
-    /// Last date of the range, inclusive (default: the window's last).
-    #[arg(long, value_parser = parse_date)]
-    pub to: Option<NaiveDate>,
+    /// The date range.
+    #[command(flatten)]
+    pub range: RangeArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = AnalyzeFormat::Table)]
     pub format: AnalyzeFormat,
@@ -260,7 +271,7 @@ pub enum UserAction {
         name: String,
         /// viewer: the dashboard; analyst: also insights and PDF export; admin: also users.
         #[arg(long, value_enum)]
-        role: crate::accounts::Role,
+        role: crate::appdb::accounts::Role,
         /// The DuckDB file whose dashboard the account is for (accounts live beside it).
         #[arg(long, default_value = "local.duckdb")]
         db: PathBuf,
@@ -311,12 +322,9 @@ pub struct InsightsArgs {
     /// Output format (json includes the fact sheet, timings and each raw generation).
     #[arg(long, value_enum, default_value_t = InsightsFormat::Text)]
     pub format: InsightsFormat,
-    /// First date of the range (default: the window's first).
-    #[arg(long, value_parser = parse_date)]
-    pub from: Option<NaiveDate>,
-    /// Last date of the range, inclusive (default: the window's last).
-    #[arg(long, value_parser = parse_date)]
-    pub to: Option<NaiveDate>,
+    /// The date range.
+    #[command(flatten)]
+    pub range: RangeArgs,
     /// Sampling seed (same seed, model and data: same answer).
     #[arg(long, default_value_t = 42)]
     pub seed: u32,
@@ -340,12 +348,9 @@ pub struct ReportArgs {
     /// Report language.
     #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = Lang::Zh)]
     pub lang: Lang,
-    /// First date of the range (default: the window's first).
-    #[arg(long, value_parser = parse_date)]
-    pub from: Option<NaiveDate>,
-    /// Last date of the range, inclusive (default: the window's last).
-    #[arg(long, value_parser = parse_date)]
-    pub to: Option<NaiveDate>,
+    /// The date range.
+    #[command(flatten)]
+    pub range: RangeArgs,
     /// Font file (.ttf/.otf/.ttc) with Chinese glyphs; overrides $ECOMM_FONT and the lookup.
     #[arg(long)]
     pub font: Option<PathBuf>,

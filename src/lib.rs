@@ -1,6 +1,8 @@
 //! ecomm: Taobao/Tianchi UserBehavior analytics in one binary.
 //!
-//! Data flows one way: files → [`ingest`] → [`store`] (DuckDB) → [`metrics`] → [`insights`] / [`report`] / [`render`] → [`cmd`].
+//! Data flows one way: files → [`ingest`] → [`store`] (DuckDB) → [`metrics`] → [`insights`] / [`report`] / [`render`] → [`serve`] / [`cmd`].
+//! Every layer imports only the layers below it; [`domain`] (types, no I/O) is at the bottom. The map
+//! is `docs/architecture.md`.
 #![warn(missing_docs)]
 
 /// `println!` for a command's output: a closed pipe (`ecomm analyze | head`) ends the process
@@ -18,10 +20,12 @@ macro_rules! outp {
     ($($arg:tt)*) => { $crate::cmd::out::write(format_args!($($arg)*)) };
 }
 
-pub mod accounts;
+pub mod appdb;
 pub mod cli;
 pub mod cmd;
+pub mod domain;
 pub mod gen;
+pub mod i18n;
 pub mod ingest;
 pub mod insights;
 pub mod metrics;
@@ -30,4 +34,3 @@ pub mod render;
 pub mod report;
 pub mod serve;
 pub mod store;
-pub mod tz;

@@ -3,8 +3,10 @@
 //! parses to the same values.
 #![no_main]
 
-use ecomm::ingest::parse::{parse_block, parse_row, Block, Cleaning, SeenSet, BEHAVIORS};
-use ecomm::tz::{OffsetCache, Zone};
+use ecomm::domain::rows::SeenSet;
+use ecomm::domain::BEHAVIORS;
+use ecomm::ingest::parse::{parse_block, parse_row, Block, Cleaning};
+use ecomm::domain::tz::{OffsetCache, Zone};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 
 use crate::cli::BenchArgs;
 use crate::gen::{generate, GenConfig};
-use crate::store::sql_str;
+use crate::store::baseline;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -38,18 +38,9 @@ fn child(args: &[&str]) -> Result<(String, Timed)> {
     Ok((out, Timed { seconds, peak_rss: ru.ru_maxrss as u64 * 1024 }))
 }
 
-/// DuckDB's scan of the CSV with the five UserBehavior columns.
-fn read_csv(csv: &Path) -> String {
-    format!(
-        "read_csv({}, header = false, delim = ',', ignore_errors = true, columns = {{'user_id': 'BIGINT', 'item_id': 'BIGINT', 'category_id': 'BIGINT', 'behavior_type': 'VARCHAR', 'ts': 'BIGINT'}})",
-        sql_str(&csv.to_string_lossy())
-    )
-}
-
 fn floor(csv: &Path) -> Result<f64> {
-    let conn = duckdb::Connection::open_in_memory()?;
     let t0 = Instant::now();
-    let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", read_csv(csv)), [], |r| r.get(0))?;
+    let n = baseline::count_csv(csv)?;
     let s = t0.elapsed().as_secs_f64();
     eprintln!("floor: DuckDB read_csv count(*) = {n} rows in {s:.2} s");
     Ok(s)
@@ -61,16 +52,100 @@ fn bare_load(csv: &Path, dir: &Path) -> Result<f64> {
     let db = dir.join("bench-bare.duckdb");
     let _ = std::fs::remove_file(&db);
     let t0 = Instant::now();
-    {
-        let conn = duckdb::Connection::open(&db)?;
-        conn.execute_batch(&format!("CREATE TABLE t AS SELECT * FROM {}; CHECKPOINT;", read_csv(csv)))?;
-    }
+    baseline::bare_load(csv, &db)?;
     let s = t0.elapsed().as_secs_f64();
     for p in [db.clone(), db.with_extension("duckdb.wal")] {
         let _ = std::fs::remove_file(p);
     }
     eprintln!("bare load: read_csv into a table of a DuckDB file in {s:.2} s");
     Ok(s)
+}
+
+/// `sync-mysql` of the bench DB into `<base>/ecomm_bench`, with LOAD DATA and with INSERT batches;
+/// drops that database afterwards.
+fn mysql_bench(base: &str, dbs: &str) -> Result<serde_json::Value> {
+    let url = format!("{}/ecomm_bench", base.trim_end_matches('/'));
+    let field = |out: &str, k: &str| -> f64 {
+        let v: serde_json::Value = serde_json::from_str(out).unwrap_or_default();
+        v["tables"][0][k].as_f64().unwrap_or(0.0)
+    };
+    let rows = |out: &str| field(out, "rows");
+    let (out, load) = child(&["sync-mysql", "--db", dbs, "--mysql", &url, "--full", "--tables", "user_behavior", "--json", "--quiet"])?;
+    let n = rows(&out);
+    eprintln!("sync-mysql LOAD DATA: {n} rows in {:.2} s", load.seconds);
+    let (out2, ins) = child(&[
+        "sync-mysql",
+        "--db",
+        dbs,
+        "--mysql",
+        &url,
+        "--full",
+        "--tables",
+        "user_behavior",
+        "--no-local-infile",
+        "--json",
+        "--quiet",
+    ])?;
+    eprintln!("sync-mysql INSERT x10000: {} rows in {:.2} s", rows(&out2), ins.seconds);
+    let _ = ::mysql::Conn::new(::mysql::Opts::from_url(base).map_err(|e| anyhow::anyhow!("{e}"))?)
+        .and_then(|mut c| ::mysql::prelude::Queryable::query_drop(&mut c, "DROP DATABASE IF EXISTS ecomm_bench"));
+    Ok(serde_json::json!({
+        "rows": n,
+        "load_data": load,
+        "load_data_rows_per_sec": n / load.seconds,
+        "load_data_streaming_seconds": field(&out, "load_seconds"),
+        "load_data_streaming_rows_per_sec": field(&out, "load_rows_per_sec"),
+        "insert_streaming_seconds": field(&out2, "load_seconds"),
+        "insert_streaming_rows_per_sec": field(&out2, "load_rows_per_sec"),
+        "insert_10000": ins,
+        "insert_rows_per_sec": n / ins.seconds,
+        "speedup": ins.seconds / load.seconds,
+        "streaming_speedup": field(&out2, "load_seconds") / field(&out, "load_seconds").max(1e-9),
+    }))
+}
+
+/// The human-readable table of a bench run.
+fn print_table(report: &serde_json::Value, ingest: &Timed, analyze: &Timed, analyze2: &Timed, report_t: Option<&Timed>) {
+    let num = |k: &str| report[k].as_f64().unwrap_or(0.0);
+    let (rows, bytes) = (num("rows"), num("csv_bytes"));
+    let (gen_s, floor_s, bare_s) = (num("gen_seconds"), num("floor_seconds"), num("bare_load_seconds"));
+    let mb = |b: u64| b as f64 / (1 << 20) as f64;
+    crate::outln!("ecomm bench: {} rows, {:.0} MB CSV, {} threads", rows, bytes / 1e6, report["threads"]);
+    crate::outln!("{:<34} {:>9} {:>12} {:>10}", "step", "seconds", "rows/s", "peak RSS");
+    crate::outln!("{:<34} {:>9.2} {:>12.0} {:>10}", "gen", gen_s, rows / gen_s, "-");
+    crate::outln!("{:<34} {:>9.2} {:>12.0} {:>10}", "floor: read_csv count(*)", floor_s, rows / floor_s, "-");
+    crate::outln!("{:<34} {:>9.2} {:>12.0} {:>10}", "bare load: read_csv into a table", bare_s, rows / bare_s, "-");
+    crate::outln!(
+        "{:<34} {:>9.2} {:>12.0} {:>8.0}MB",
+        "ingest (clean+dedup+rollups)",
+        ingest.seconds,
+        rows / ingest.seconds,
+        mb(ingest.peak_rss)
+    );
+    crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, cold)", analyze.seconds, "-", mb(analyze.peak_rss));
+    crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, warm cache)", analyze2.seconds, "-", mb(analyze2.peak_rss));
+    if let Some(r) = report_t {
+        crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "report (PDF + 12 chart files)", r.seconds, "-", mb(r.peak_rss));
+    }
+    crate::outln!(
+        "ratio ingest / floor: {:.2}x (the bare load alone, without any cleaning: {:.2}x)",
+        ingest.seconds / floor_s,
+        bare_s / floor_s
+    );
+    if !report["mysql"].is_null() {
+        let r = &report["mysql"];
+        crate::outln!(
+            "sync-mysql streaming only: LOAD DATA {:.0} rows/s vs INSERT x10000 {:.0} rows/s: {:.2}x",
+            r["load_data_streaming_rows_per_sec"].as_f64().unwrap_or(0.0),
+            r["insert_streaming_rows_per_sec"].as_f64().unwrap_or(0.0),
+            r["streaming_speedup"].as_f64().unwrap_or(0.0)
+        );
+        crate::outln!(
+            "sync-mysql user_behavior, {} rows: LOAD DATA {:.2} s ({:.0} rows/s, whole command incl. indexes and checks); INSERT x10000 {:.2} s ({:.0} rows/s); speedup {:.2}x",
+            r["rows"], r["load_data"]["seconds"].as_f64().unwrap_or(0.0), r["load_data_rows_per_sec"].as_f64().unwrap_or(0.0),
+            r["insert_10000"]["seconds"].as_f64().unwrap_or(0.0), r["insert_rows_per_sec"].as_f64().unwrap_or(0.0), r["speedup"].as_f64().unwrap_or(0.0)
+        );
+    }
 }
 
 /// Runs the benchmark.
@@ -112,48 +187,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
             None
         }
     };
-    let mut mysql_report = serde_json::Value::Null;
-    if let Some(base) = &a.mysql {
-        let url = format!("{}/ecomm_bench", base.trim_end_matches('/'));
-        let field = |out: &str, k: &str| -> f64 {
-            let v: serde_json::Value = serde_json::from_str(out).unwrap_or_default();
-            v["tables"][0][k].as_f64().unwrap_or(0.0)
-        };
-        let rows = |out: &str| field(out, "rows");
-        let (out, load) =
-            child(&["sync-mysql", "--db", &dbs, "--mysql", &url, "--full", "--tables", "user_behavior", "--json", "--quiet"])?;
-        let n = rows(&out);
-        eprintln!("sync-mysql LOAD DATA: {n} rows in {:.2} s", load.seconds);
-        let (out2, ins) = child(&[
-            "sync-mysql",
-            "--db",
-            &dbs,
-            "--mysql",
-            &url,
-            "--full",
-            "--tables",
-            "user_behavior",
-            "--no-local-infile",
-            "--json",
-            "--quiet",
-        ])?;
-        eprintln!("sync-mysql INSERT x10000: {} rows in {:.2} s", rows(&out2), ins.seconds);
-        let _ = ::mysql::Conn::new(::mysql::Opts::from_url(base).map_err(|e| anyhow::anyhow!("{e}"))?)
-            .and_then(|mut c| ::mysql::prelude::Queryable::query_drop(&mut c, "DROP DATABASE IF EXISTS ecomm_bench"));
-        mysql_report = serde_json::json!({
-            "rows": n,
-            "load_data": load,
-            "load_data_rows_per_sec": n / load.seconds,
-            "load_data_streaming_seconds": field(&out, "load_seconds"),
-            "load_data_streaming_rows_per_sec": field(&out, "load_rows_per_sec"),
-            "insert_streaming_seconds": field(&out2, "load_seconds"),
-            "insert_streaming_rows_per_sec": field(&out2, "load_rows_per_sec"),
-            "insert_10000": ins,
-            "insert_rows_per_sec": n / ins.seconds,
-            "speedup": ins.seconds / load.seconds,
-            "streaming_speedup": field(&out2, "load_seconds") / field(&out, "load_seconds").max(1e-9),
-        });
-    }
+    let mysql_report = match &a.mysql {
+        Some(base) => mysql_bench(base, &dbs)?,
+        None => serde_json::Value::Null,
+    };
     let report = serde_json::json!({
         "rows": a.rows,
         "csv_bytes": bytes,
@@ -172,43 +209,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if a.json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let mb = |b: u64| b as f64 / (1 << 20) as f64;
-        crate::outln!("ecomm bench: {} rows, {:.0} MB CSV, {} threads", a.rows, bytes as f64 / 1e6, report["threads"]);
-        crate::outln!("{:<34} {:>9} {:>12} {:>10}", "step", "seconds", "rows/s", "peak RSS");
-        crate::outln!("{:<34} {:>9.2} {:>12.0} {:>10}", "gen", gen_s, a.rows as f64 / gen_s, "-");
-        crate::outln!("{:<34} {:>9.2} {:>12.0} {:>10}", "floor: read_csv count(*)", floor_s, a.rows as f64 / floor_s, "-");
-        crate::outln!("{:<34} {:>9.2} {:>12.0} {:>10}", "bare load: read_csv into a table", bare_s, a.rows as f64 / bare_s, "-");
-        crate::outln!(
-            "{:<34} {:>9.2} {:>12.0} {:>8.0}MB",
-            "ingest (clean+dedup+rollups)",
-            ingest.seconds,
-            a.rows as f64 / ingest.seconds,
-            mb(ingest.peak_rss)
-        );
-        crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, cold)", analyze.seconds, "-", mb(analyze.peak_rss));
-        crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, warm cache)", analyze2.seconds, "-", mb(analyze2.peak_rss));
-        if let Some(r) = &report_t {
-            crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "report (PDF + 12 chart files)", r.seconds, "-", mb(r.peak_rss));
-        }
-        crate::outln!(
-            "ratio ingest / floor: {:.2}x (the bare load alone, without any cleaning: {:.2}x)",
-            ingest.seconds / floor_s,
-            bare_s / floor_s
-        );
-        if !mysql_report.is_null() {
-            let r = &mysql_report;
-            crate::outln!(
-                "sync-mysql streaming only: LOAD DATA {:.0} rows/s vs INSERT x10000 {:.0} rows/s: {:.2}x",
-                r["load_data_streaming_rows_per_sec"].as_f64().unwrap_or(0.0),
-                r["insert_streaming_rows_per_sec"].as_f64().unwrap_or(0.0),
-                r["streaming_speedup"].as_f64().unwrap_or(0.0)
-            );
-            crate::outln!(
-                "sync-mysql user_behavior, {} rows: LOAD DATA {:.2} s ({:.0} rows/s, whole command incl. indexes and checks); INSERT x10000 {:.2} s ({:.0} rows/s); speedup {:.2}x",
-                r["rows"], r["load_data"]["seconds"].as_f64().unwrap_or(0.0), r["load_data_rows_per_sec"].as_f64().unwrap_or(0.0),
-                r["insert_10000"]["seconds"].as_f64().unwrap_or(0.0), r["insert_rows_per_sec"].as_f64().unwrap_or(0.0), r["speedup"].as_f64().unwrap_or(0.0)
-            );
-        }
+        print_table(&report, &ingest, &analyze, &analyze2, report_t.as_ref());
     }
     if !a.keep {
         for p in [csv, db.clone(), crate::store::rejects_path(&db), pdf] {

@@ -39,18 +39,17 @@ pub fn run(a: DemoArgs) -> Result<()> {
     crate::outp!("{}", table::ingest(&s, a.lang));
     eprintln!("[3/5] analyze");
     let conn = store::open(&db, Mode::ReadOnly, &OpenOptions::default())?;
-    let m = Metrics::for_db(&conn, &db, None, None, &Default::default())?;
+    let m = Metrics::for_db(&conn, &db, Default::default(), &Default::default())?;
     drop(conn);
     crate::outp!("{}", table::analysis(&m, a.lang));
     crate::outln!("\nDB: {}  (ecomm analyze --db {} --format json)", db.display(), db.display());
     eprintln!("[4/5] report");
-    let w = super::report::generate(&super::report::ReportConfig {
+    let w = crate::report::build::generate(&crate::report::build::ReportConfig {
         db: db.clone(),
         open: OpenOptions::default(),
         out: a.results.join("report.pdf"),
         lang: a.lang,
-        from: None,
-        to: None,
+        range: Default::default(),
         filter: Default::default(),
         font: a.font.clone(),
         model: None,

@@ -1,28 +1,20 @@
 //! `ecomm insights`: LLM (or rule-based) operating advice from the metrics.
 
+use crate::appdb::AppDb;
 use crate::cli::{InsightsArgs, InsightsFormat};
-use crate::insights::{cache::AppDb, facts::Facts, produce, Outcome, Request, Source};
+use crate::i18n::Lang;
+use crate::insights::{facts::Facts, produce, Outcome, Request, Source};
 use crate::metrics::Metrics;
-use crate::render::i18n::Lang;
 use crate::store::{self, Mode, OpenOptions};
 use anyhow::Result;
-
-/// CPU threads for the model: `n`, or all cores for 0.
-pub fn model_threads(n: usize) -> usize {
-    if n > 0 {
-        n
-    } else {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
-    }
-}
 
 /// Runs `ecomm insights`.
 pub fn run(a: InsightsArgs) -> Result<()> {
     let conn = store::open(&a.db.db, Mode::ReadOnly, &OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads })?;
-    let m = Metrics::for_db(&conn, &a.db.db, a.from, a.to, &a.filter.filter()?)?;
+    let m = Metrics::for_db(&conn, &a.db.db, a.range.range(), &a.filter.filter()?)?;
     drop(conn);
     let facts = Facts::from_metrics(&m);
-    let app = if a.no_cache { None } else { AppDb::open(&crate::insights::cache::path_for(&a.db.db)).ok() };
+    let app = if a.no_cache { None } else { AppDb::open(&crate::appdb::path_for(&a.db.db)).ok() };
     if a.format == InsightsFormat::Text && crate::insights::llm::find_model(a.model.as_deref()).is_some() && super::interactive() {
         eprintln!("{}", if a.lang == Lang::Zh { "正在生成建议…" } else { "generating insights…" });
     }
@@ -30,7 +22,7 @@ pub fn run(a: InsightsArgs) -> Result<()> {
         facts: &facts,
         lang: a.lang,
         model: a.model.as_deref(),
-        threads: model_threads(a.db.threads),
+        threads: crate::insights::model_threads(a.db.threads),
         seed: a.seed,
         app: app.as_ref(),
         use_llm: true,

@@ -44,7 +44,7 @@ pub fn run() -> i32 {
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", phrase(&e));
             EXIT_ERROR
         }
     }
@@ -54,4 +54,22 @@ pub fn run() -> i32 {
 pub fn interactive() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal()
+}
+
+/// An error as the CLI says it: errors that name an input say which flag to change (the domain's
+/// own messages name no flag, see [`crate::domain::RangeError`]).
+fn phrase(e: &anyhow::Error) -> String {
+    use crate::domain::RangeError;
+    use crate::metrics::MetricsError;
+    let reversed = match e.downcast_ref::<MetricsError>() {
+        Some(MetricsError::Range(RangeError::Reversed(f, t))) => Some((*f, *t)),
+        _ => match e.downcast_ref::<crate::report::build::ReportError>() {
+            Some(crate::report::build::ReportError::Metrics(MetricsError::Range(RangeError::Reversed(f, t)))) => Some((*f, *t)),
+            _ => None,
+        },
+    };
+    match reversed {
+        Some((f, t)) => format!("--from {f} is after --to {t}; swap them / 开始日期晚于结束日期"),
+        None => format!("{e:#}"),
+    }
 }

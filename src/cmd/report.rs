@@ -1,59 +1,10 @@
-//! `ecomm report`: the PDF report plus every chart as PNG and SVG.
+//! `ecomm report`: the PDF report plus every chart as PNG and SVG (built by [`crate::report::build`]).
 
 use crate::cli::ReportArgs;
-use crate::insights::{cache::AppDb, facts::Facts, produce, Request, Source};
-use crate::metrics::Metrics;
-use crate::render::fonts;
-use crate::render::i18n::Lang;
-use crate::report;
-use crate::store::{self, Mode, OpenOptions};
-use anyhow::{Context, Result};
-use chrono::NaiveDate;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::path::{Path, PathBuf};
-use std::time::Instant;
-
-/// What to report on, validated.
-pub struct ReportConfig {
-    /// The DuckDB file.
-    pub db: PathBuf,
-    /// DB open options.
-    pub open: OpenOptions,
-    /// The PDF to write.
-    pub out: PathBuf,
-    /// Language.
-    pub lang: Lang,
-    /// Range start.
-    pub from: Option<NaiveDate>,
-    /// Range end.
-    pub to: Option<NaiveDate>,
-    /// Event filter.
-    pub filter: crate::metrics::Filter,
-    /// Explicit font.
-    pub font: Option<PathBuf>,
-    /// Explicit model for the insights section.
-    pub model: Option<PathBuf>,
-    /// Use the model when one is configured (false: rules only).
-    pub llm: bool,
-    /// Show progress.
-    pub progress: bool,
-}
-
-/// What was written.
-pub struct Written {
-    /// The PDF.
-    pub pdf: PathBuf,
-    /// Its size in bytes.
-    pub bytes: usize,
-    /// Pages.
-    pub pages: usize,
-    /// Chart files (PNG and SVG).
-    pub charts: Vec<PathBuf>,
-    /// The font used.
-    pub font: String,
-    /// Seconds, end to end.
-    pub seconds: f64,
-}
+use crate::i18n::Lang;
+use crate::report::build::{generate, ReportConfig, Written};
+use crate::store::OpenOptions;
+use anyhow::Result;
 
 /// Runs `ecomm report`.
 pub fn run(a: ReportArgs) -> Result<()> {
@@ -62,8 +13,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
         open: OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads },
         out: a.out.clone(),
         lang: a.lang,
-        from: a.from,
-        to: a.to,
+        range: a.range.range(),
         filter: a.filter.filter()?,
         font: a.font.clone(),
         model: a.model.clone(),
@@ -92,122 +42,4 @@ pub fn print_written(w: &Written, lang: Lang) {
     let names: Vec<String> = w.charts.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
     crate::outln!("{charts} ({dir}): {}", names.join(", "));
     crate::outln!("{font}: {}", w.font);
-}
-
-fn now_in(zone: &str) -> String {
-    let now = chrono::Utc::now();
-    match crate::tz::Zone::parse(zone) {
-        Ok(z) => {
-            let off = z.offset_at(now.timestamp());
-            let local = now.naive_utc() + chrono::Duration::seconds(off as i64);
-            let sign = if off < 0 { '-' } else { '+' };
-            format!("{} ({zone}, UTC{sign}{:02}:{:02})", local.format("%Y-%m-%d %H:%M"), off.abs() / 3600, off.abs() % 3600 / 60)
-        }
-        Err(_) => format!("{} UTC", now.format("%Y-%m-%d %H:%M")),
-    }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("out")));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
-/// Builds the report for `c` and writes the PDF and the charts.
-pub fn generate(c: &ReportConfig) -> Result<Written> {
-    let started = Instant::now();
-    let pb = if c.progress { ProgressBar::new(5) } else { ProgressBar::hidden() };
-    pb.set_style(ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg} {elapsed}").expect("template"));
-    pb.enable_steady_tick(std::time::Duration::from_millis(120));
-    let zh = c.lang == Lang::Zh;
-    pb.set_message(if zh { "计算指标" } else { "computing metrics" });
-    let conn = store::open(&c.db, Mode::ReadOnly, &c.open)?;
-    let m = Metrics::for_db(&conn, &c.db, c.from, c.to, &c.filter)?;
-    let totals = store::ingest_totals(&conn)?;
-    let sources = store::source_files(&conn)?;
-    drop(conn);
-    pb.inc(1);
-
-    pb.set_message(if zh { "查找字体" } else { "finding a font" });
-    let font = fonts::find(c.font.as_deref(), c.lang)?;
-    crate::ingest::trace_here("report: font found");
-    pb.inc(1);
-
-    pb.set_message(if zh { "绘制图表" } else { "drawing charts" });
-    let drawn = report::draw(report::charts(&m, c.lang), &font).map_err(|e| anyhow::anyhow!("drawing the charts failed: {e}"))?;
-    crate::ingest::trace_here("report: charts drawn");
-    let dir = c.out.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let stem = c.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
-    let mut chart_files = Vec::new();
-    for d in &drawn {
-        let png = dir.join(format!("{stem}_{}.png", d.chart.name));
-        let svg = dir.join(format!("{stem}_{}.svg", d.chart.name));
-        write_atomic(&png, &d.png)?;
-        write_atomic(&svg, d.svg.as_bytes())?;
-        chart_files.extend([png, svg]);
-    }
-    pb.inc(1);
-
-    crate::ingest::trace_here("report: chart files written");
-    pb.set_message(if zh { "排版 PDF" } else { "laying out the PDF" });
-    let facts = Facts::from_metrics(&m);
-    pb.set_message(if zh { "生成运营建议" } else { "insights" });
-    let app = AppDb::open(&crate::insights::cache::path_for(&c.db)).ok();
-    let o = produce(&Request {
-        facts: &facts,
-        lang: c.lang,
-        model: c.model.as_deref(),
-        threads: super::insights::model_threads(c.open.threads),
-        seed: 42,
-        app: app.as_ref(),
-        use_llm: c.llm,
-    });
-    let mut note = match (o.source, zh) {
-        (Source::Rules, true) => "以下建议由确定性规则根据本报告中的数字生成，未使用语言模型。".to_string(),
-        (Source::Rules, false) => {
-            "These recommendations come from deterministic rules applied to the numbers in this report; no language model was used."
-                .to_string()
-        }
-        (Source::Llm, true) => {
-            format!("以下建议由本地大模型（{}）生成，引用的每个数字都已与事实表核对。", o.model.clone().unwrap_or_default())
-        }
-        (Source::Llm, false) => format!(
-            "Written by a local language model ({}); every number cited was checked against the fact sheet.",
-            o.model.clone().unwrap_or_default()
-        ),
-    };
-    if !o.note.is_empty() {
-        note = format!("{note} {}", o.note);
-    }
-    let input = report::Input {
-        metrics: &m,
-        facts: &facts,
-        totals: &totals,
-        sources: &sources,
-        db: c.db.display().to_string(),
-        lang: c.lang,
-        generated: now_in(&m.range.timezone),
-        insights: (o.source, o.insights),
-        insights_note: note,
-    };
-    crate::ingest::trace_here("report: insights");
-    let (bytes, pages) = report::pdf(&input, &font, drawn).map_err(|e| anyhow::anyhow!("writing the PDF failed: {e}"))?;
-    crate::ingest::trace_here("report: PDF laid out");
-    pb.inc(1);
-    pb.set_message(if zh { "写入文件" } else { "writing" });
-    write_atomic(&c.out, &bytes)?;
-    pb.inc(1);
-    pb.finish_and_clear();
-    let font_desc =
-        format!("{} ({}{})", font.family, font.path.display(), if font.index > 0 { format!(" #{}", font.index) } else { String::new() });
-    Ok(Written {
-        pdf: c.out.clone(),
-        bytes: bytes.len(),
-        pages,
-        charts: chart_files,
-        font: font_desc,
-        seconds: started.elapsed().as_secs_f64(),
-    })
 }

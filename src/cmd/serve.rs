@@ -1,8 +1,8 @@
 //! `ecomm serve`: the dashboard on http://127.0.0.1:8501 by default.
 
-use crate::accounts;
+use crate::appdb::accounts;
+use crate::appdb::{path_for, AppDb};
 use crate::cli::ServeArgs;
-use crate::insights::cache::{path_for, AppDb};
 use crate::serve::{router, AppState};
 use crate::store::{self, Mode, OpenOptions};
 use anyhow::{bail, Context, Result};
@@ -45,7 +45,7 @@ pub fn serve(a: ServeConfig) -> Result<()> {
         let conn = store::open(&a.db, Mode::ReadOnly, &open)?;
         store::require_window(&conn, &a.db)?;
         let rejects = store::rejects_path(&a.db);
-        if store::load::sync_rejects_file(&conn, &rejects)? {
+        if store::rejects::sync_rejects_file(&conn, &rejects)? {
             eprintln!("note: {} lagged behind the DB; rewritten from the rejects table / 拒绝行文件已按数据库补齐", rejects.display());
         }
     }
@@ -61,7 +61,7 @@ pub fn serve(a: ServeConfig) -> Result<()> {
         }
     }
     return_freed_memory();
-    let state = Arc::new(AppState::new(a.db.clone(), open, super::insights::model_threads(a.open.threads), auth));
+    let state = Arc::new(AppState::new(a.db.clone(), open, crate::insights::model_threads(a.open.threads), auth));
     // Compute the first page's answers in the background while the user opens the browser
     // (ECOMM_SERVE_NO_WARM=1 skips it, so scripts/bench_serve.sh times cold answers).
     if std::env::var_os("ECOMM_SERVE_NO_WARM").is_none() {

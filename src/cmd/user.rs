@@ -1,8 +1,8 @@
 //! `ecomm user add|list|remove`: dashboard accounts in the app database beside the DB.
 
-use crate::accounts;
+use crate::appdb::accounts;
+use crate::appdb::{path_for, AppDb};
 use crate::cli::{UserAction, UserArgs};
-use crate::insights::cache::{path_for, AppDb};
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, IsTerminal, Write};
 

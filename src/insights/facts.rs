@@ -178,7 +178,7 @@ impl Facts {
 fn collect(v: &serde_json::Value, nums: &mut Vec<f64>, dates: &mut std::collections::HashSet<String>) {
     match v {
         serde_json::Value::Number(n) => nums.extend(n.as_f64()),
-        serde_json::Value::String(s) if s.len() == 10 && NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
+        serde_json::Value::String(s) if s.len() == 10 && crate::domain::parse_date(s).is_ok() => {
             dates.insert(s.clone());
         }
         serde_json::Value::Array(a) => a.iter().for_each(|x| collect(x, nums, dates)),
@@ -196,99 +196,79 @@ impl Facts {
     }
 
     /// The fact sheet as compact text for a prompt, in `lang`.
-    pub fn prompt_text(&self, lang: crate::render::i18n::Lang) -> String {
-        use crate::render::i18n::{segment_name, Lang};
-        let zh = lang == Lang::Zh;
-        let p = crate::render::i18n::pct1;
+    pub fn prompt_text(&self, lang: crate::i18n::Lang) -> String {
+        use crate::i18n::prose::{self, fill};
+        use crate::i18n::segment_name;
+        let p = crate::i18n::pct1;
         let dv = |d: &Option<DateValue>, pct: bool| match d {
             Some(d) if pct => format!("{} ({})", d.date, p(d.value)),
             Some(d) => format!("{} ({})", d.date, d.value as u64),
             None => "-".into(),
         };
         let [pv_u, fav_u, cart_u, buy_u] = self.stage_users;
+        let (seg_sep, cat_sep) = prose::fact_separators(lang);
         let segs: Vec<String> = self.segments.iter().map(|s| format!("{} {} ({})", segment_name(lang, &s.0), s.1, p(s.2))).collect();
         let cats: Vec<String> = self.top_categories.iter().map(|c| format!("{}:{}", c.0, c.1)).collect();
-        let mut lines = if zh {
-            vec![
-                format!("区间: {} 至 {}，共 {} 天，时区 {}", self.from, self.to, self.days, self.timezone),
-                format!("访客 UV {}；浏览 PV {}；购买 {} 次；购买用户 {}", self.uv, self.pv, self.buys, self.buyers),
-                format!("漏斗用户数：浏览 {pv_u}，收藏 {fav_u}，加购 {cart_u}，购买 {buy_u}"),
-                format!(
-                    "浏览→购买转化率 {}；收藏率 {}；加购率 {}；加购→购买 {}",
-                    p(self.conversion),
-                    p(self.fav_rate),
-                    p(self.cart_rate),
-                    p(self.cart_to_buy)
-                ),
-                format!(
-                    "高峰 {}:00，低谷 {}:00，高峰/低谷 {:.1} 倍；18–24 点占 {}；购买最多的小时 {}:00",
-                    self.peak_hour,
-                    self.trough_hour,
-                    self.peak_to_trough,
-                    p(self.evening_share),
-                    self.buy_peak_hour
-                ),
-                format!(
-                    "日均 UV {:.0}；UV 最高 {}；最低 {}；最后两天较前期 {}；购买最多 {}",
-                    self.avg_daily_uv,
-                    dv(&self.best_uv_day, false),
-                    dv(&self.worst_uv_day, false),
-                    self.last2_lift.map(p).unwrap_or("-".into()),
-                    dv(&self.best_buy_day, false)
-                ),
-                format!(
-                    "平均次日留存 {}；最高 {}；最低 {}",
-                    p(self.avg_day1_retention),
-                    dv(&self.best_retention, true),
-                    dv(&self.worst_retention, true)
-                ),
-                format!("复购用户 {}，复购率 {}", self.repeat_buyers, p(self.repurchase_rate)),
-                format!("RFM 分层：{}", segs.join("；")),
-                format!("Top 类目（类目:购买次数）：{}；前 10 占全部购买 {}", cats.join("，"), p(self.top10_buy_share)),
-            ]
-        } else {
-            vec![
-                format!("Range: {} to {}, {} days, time zone {}", self.from, self.to, self.days, self.timezone),
-                format!("UV {}; PV {}; buy events {}; buyers {}", self.uv, self.pv, self.buys, self.buyers),
-                format!("Funnel users: pv {pv_u}, fav {fav_u}, cart {cart_u}, buy {buy_u}"),
-                format!(
-                    "pv→buy conversion {}; fav rate {}; cart rate {}; cart→buy {}",
-                    p(self.conversion),
-                    p(self.fav_rate),
-                    p(self.cart_rate),
-                    p(self.cart_to_buy)
-                ),
-                format!(
-                    "Peak hour {}:00, trough {}:00, peak/trough {:.1}x; 18:00-24:00 share {}; most buys at {}:00",
-                    self.peak_hour,
-                    self.trough_hour,
-                    self.peak_to_trough,
-                    p(self.evening_share),
-                    self.buy_peak_hour
-                ),
-                format!(
-                    "Mean daily UV {:.0}; highest {}; lowest {}; last two days vs before {}; most buys {}",
-                    self.avg_daily_uv,
-                    dv(&self.best_uv_day, false),
-                    dv(&self.worst_uv_day, false),
-                    self.last2_lift.map(p).unwrap_or("-".into()),
-                    dv(&self.best_buy_day, false)
-                ),
-                format!(
-                    "Average day-1 retention {}; best {}; worst {}",
-                    p(self.avg_day1_retention),
-                    dv(&self.best_retention, true),
-                    dv(&self.worst_retention, true)
-                ),
-                format!("Repeat buyers {}, repurchase rate {}", self.repeat_buyers, p(self.repurchase_rate)),
-                format!("RFM segments: {}", segs.join("; ")),
-                format!("Top categories (id:buys): {}; top-10 share of buys {}", cats.join(", "), p(self.top10_buy_share)),
-            ]
-        };
+        let s = |v: &dyn std::fmt::Display| v.to_string();
+        let mut lines = vec![
+            fill(
+                lang,
+                &prose::FACT_RANGE,
+                &[("from", s(&self.from)), ("to", s(&self.to)), ("days", s(&self.days)), ("tz", s(&self.timezone))],
+            ),
+            fill(
+                lang,
+                &prose::FACT_TOTALS,
+                &[("uv", s(&self.uv)), ("pv", s(&self.pv)), ("buys", s(&self.buys)), ("buyers", s(&self.buyers))],
+            ),
+            fill(lang, &prose::FACT_FUNNEL, &[("pv", s(&pv_u)), ("fav", s(&fav_u)), ("cart", s(&cart_u)), ("buy", s(&buy_u))]),
+            fill(
+                lang,
+                &prose::FACT_RATES,
+                &[
+                    ("conversion", p(self.conversion)),
+                    ("fav_rate", p(self.fav_rate)),
+                    ("cart_rate", p(self.cart_rate)),
+                    ("cart_to_buy", p(self.cart_to_buy)),
+                ],
+            ),
+            fill(
+                lang,
+                &prose::FACT_HOURS,
+                &[
+                    ("peak", s(&self.peak_hour)),
+                    ("trough", s(&self.trough_hour)),
+                    ("ratio", format!("{:.1}", self.peak_to_trough)),
+                    ("evening", p(self.evening_share)),
+                    ("buy_peak", s(&self.buy_peak_hour)),
+                ],
+            ),
+            fill(
+                lang,
+                &prose::FACT_DAYS,
+                &[
+                    ("avg", format!("{:.0}", self.avg_daily_uv)),
+                    ("best", dv(&self.best_uv_day, false)),
+                    ("worst", dv(&self.worst_uv_day, false)),
+                    ("lift", self.last2_lift.map(p).unwrap_or("-".into())),
+                    ("best_buy", dv(&self.best_buy_day, false)),
+                ],
+            ),
+            fill(
+                lang,
+                &prose::FACT_RETENTION,
+                &[
+                    ("avg", p(self.avg_day1_retention)),
+                    ("best", dv(&self.best_retention, true)),
+                    ("worst", dv(&self.worst_retention, true)),
+                ],
+            ),
+            fill(lang, &prose::FACT_REPURCHASE, &[("repeat", s(&self.repeat_buyers)), ("rate", p(self.repurchase_rate))]),
+            fill(lang, &prose::FACT_RFM, &[("segments", segs.join(seg_sep))]),
+            fill(lang, &prose::FACT_CATEGORIES, &[("cats", cats.join(cat_sep)), ("share", p(self.top10_buy_share))]),
+        ];
         if !self.filter.is_empty() {
-            let scope =
-                if zh { "筛选（以下数字只含这些事件）" } else { "Filter (every number below covers these events only)" };
-            lines.insert(1, format!("{scope}: {}", self.filter));
+            lines.insert(1, fill(lang, &prose::FACT_FILTER, &[("filter", self.filter.clone())]));
         }
         lines.iter().map(|l| format!("- {l}\n")).collect()
     }

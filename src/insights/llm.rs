@@ -10,7 +10,7 @@
 
 use super::facts::Facts;
 use super::Insight;
-use crate::render::i18n::Lang;
+use crate::i18n::Lang;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;

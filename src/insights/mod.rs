@@ -6,7 +6,6 @@
 //! rule-based insights from the same [`Metrics`](crate::metrics::Metrics) as `ecomm analyze`;
 //! they are what the report and dashboard show when no language model is configured.
 
-pub mod cache;
 pub mod facts;
 pub mod grounding;
 pub mod llm;
@@ -42,7 +41,7 @@ pub enum Source {
     Llm,
 }
 
-use crate::render::i18n::Lang;
+use crate::i18n::Lang;
 use facts::Facts;
 use std::path::Path;
 use std::time::Instant;
@@ -60,7 +59,7 @@ pub struct Request<'a> {
     /// Sampling seed.
     pub seed: u32,
     /// The app DB for the cache (None: no cache).
-    pub app: Option<&'a cache::AppDb>,
+    pub app: Option<&'a crate::appdb::AppDb>,
     /// Use the model if one is found (false: rules only).
     pub use_llm: bool,
 }
@@ -162,6 +161,106 @@ pub fn produce(req: &Request) -> Outcome {
     out
 }
 
+/// The cached outcome for `key`, if any (and the cache hit recorded in the history).
+fn from_cache(req: &Request, key: &str, t0: Instant) -> Option<Outcome> {
+    let app = req.app?;
+    let json = app.get(key).ok()??;
+    let mut o = serde_json::from_str::<Outcome>(&json).ok()?;
+    o.cached = true;
+    o.seconds = t0.elapsed().as_secs_f64();
+    let _ = app.record(key, if o.source == Source::Llm { "llm" } else { "rules" }, true, o.seconds);
+    Some(o)
+}
+
+/// Up to two rounds of generation: each insight is kept when every number it cites is in the fact
+/// sheet (grounding) and it is not a repeat; a second round runs when the first left fewer than
+/// its own count (at least 3) clean insights.
+fn generate_rounds(model: &llm::Model, req: &Request) -> Result<(Vec<Insight>, Vec<Attempt>), llm::LlmError> {
+    let allowed = req.facts.allowed();
+    let opts = llm::Options { threads: req.threads, seed: req.seed, max_tokens: 1200 };
+    let mut kept: Vec<Insight> = Vec::new();
+    let mut attempts = Vec::new();
+    let mut target = 0;
+    for round in 0..2 {
+        let (system, user) = llm::messages(req.facts, req.lang, round > 0);
+        let o = model.generate(&system, &user, &llm::Options { seed: opts.seed.wrapping_add(round), ..opts.clone() })?;
+        let parsed = serde_json::from_str::<serde_json::Value>(&o.raw).map_err(|e| e.to_string()).and_then(|v| llm::validate(&v));
+        let mut a =
+            Attempt { raw: o.raw.clone(), valid: parsed.is_ok(), kept: 0, dropped: Vec::new(), tokens: o.tokens, seconds: o.seconds };
+        let items = parsed.unwrap_or_default();
+        if round == 0 {
+            target = items.len().max(3);
+        }
+        for ins in items {
+            let unknown = allowed.unknown(&format!("{} {} {}", ins.finding, ins.action, ins.expected_impact));
+            if !unknown.is_empty() {
+                a.dropped.push((ins.finding.clone(), unknown));
+            } else if kept.len() < target && !kept.iter().any(|k| k.finding == ins.finding) {
+                kept.push(ins);
+                a.kept += 1;
+            }
+        }
+        let clean = a.valid && a.dropped.is_empty() && kept.len() >= 3;
+        attempts.push(a);
+        if clean || kept.len() >= target {
+            break;
+        }
+    }
+    Ok((kept, attempts))
+}
+
+/// The outcome of the model's rounds: its insights when at least 3 passed the checks, else the
+/// rules' insights with the model's attempts and a note saying why.
+fn llm_outcome(req: &Request, zh: bool, kept: Vec<Insight>, attempts: Vec<Attempt>, shown: String, load_seconds: f64) -> Outcome {
+    let tokens: usize = attempts.iter().map(|a| a.tokens).sum();
+    let gen_seconds: f64 = attempts.iter().map(|a| a.seconds).sum();
+    let dropped: usize = attempts.iter().map(|a| a.dropped.len()).sum();
+    let note = if dropped > 0 {
+        if zh {
+            format!("{dropped} 条建议引用了事实表之外的数字，已丢弃并重新生成一次。")
+        } else {
+            format!("{dropped} insight(s) cited numbers not in the fact sheet; they were dropped and regenerated once.")
+        }
+    } else {
+        String::new()
+    };
+    let mut outcome = Outcome {
+        source: Source::Llm,
+        insights: kept,
+        note,
+        model: Some(shown),
+        cached: false,
+        dropped,
+        regenerated: attempts.len() > 1,
+        tokens,
+        tokens_per_sec: if gen_seconds > 0.0 { tokens as f64 / gen_seconds } else { 0.0 },
+        seconds: 0.0,
+        load_seconds,
+        attempts,
+    };
+    if outcome.insights.len() < 3 {
+        outcome.note = if zh {
+            format!("模型的建议未通过检查（有效 {} 条，丢弃 {dropped} 条）。", outcome.insights.len())
+        } else {
+            format!("The model's insights did not pass the checks ({} valid, {dropped} dropped).", outcome.insights.len())
+        };
+        outcome = Outcome {
+            attempts: std::mem::take(&mut outcome.attempts),
+            dropped,
+            regenerated: outcome.regenerated,
+            tokens,
+            tokens_per_sec: outcome.tokens_per_sec,
+            load_seconds: outcome.load_seconds,
+            ..rules_outcome(
+                req,
+                format!("{} {}", outcome.note, if zh { "（已改用规则建议）" } else { "(rule-based insights shown instead)" }),
+                outcome.model.clone(),
+            )
+        };
+    }
+    outcome
+}
+
 fn produce_inner(req: &Request, zh: bool) -> Outcome {
     if !req.use_llm {
         return rules_outcome(req, if zh { "按要求只使用规则建议。".into() } else { "Rule-based insights, as requested.".into() }, None);
@@ -191,15 +290,8 @@ fn produce_inner(req: &Request, zh: bool) -> Outcome {
     let lang = if zh { "zh" } else { "en" };
     let key = format!("{facts_hash}:{model_hash}:{}:{lang}:{}", llm::PROMPT_VERSION, req.seed);
     let t0 = Instant::now();
-    if let Some(app) = req.app {
-        if let Ok(Some(json)) = app.get(&key) {
-            if let Ok(mut o) = serde_json::from_str::<Outcome>(&json) {
-                o.cached = true;
-                o.seconds = t0.elapsed().as_secs_f64();
-                let _ = app.record(&key, if o.source == Source::Llm { "llm" } else { "rules" }, true, o.seconds);
-                return o;
-            }
-        }
+    if let Some(o) = from_cache(req, &key, t0) {
+        return o;
     }
     let model = match llm::Model::load(&path) {
         Ok(m) => m,
@@ -208,88 +300,14 @@ fn produce_inner(req: &Request, zh: bool) -> Outcome {
             return rules_outcome(req, note, Some(shown));
         }
     };
-    let allowed = req.facts.allowed();
-    let opts = llm::Options { threads: req.threads, seed: req.seed, max_tokens: 1200 };
-    let mut kept: Vec<Insight> = Vec::new();
-    let mut attempts = Vec::new();
-    let mut target = 0;
-    for round in 0..2 {
-        let (system, user) = llm::messages(req.facts, req.lang, round > 0);
-        let o = match model.generate(&system, &user, &llm::Options { seed: opts.seed.wrapping_add(round), ..opts.clone() }) {
-            Ok(o) => o,
-            Err(e) => {
-                let note = format!("{e}; {}", how_to_enable(req.lang));
-                return rules_outcome(req, note, Some(shown));
-            }
-        };
-        let parsed = serde_json::from_str::<serde_json::Value>(&o.raw).map_err(|e| e.to_string()).and_then(|v| llm::validate(&v));
-        let mut a =
-            Attempt { raw: o.raw.clone(), valid: parsed.is_ok(), kept: 0, dropped: Vec::new(), tokens: o.tokens, seconds: o.seconds };
-        let items = parsed.unwrap_or_default();
-        if round == 0 {
-            target = items.len().max(3);
+    let (kept, attempts) = match generate_rounds(&model, req) {
+        Ok(r) => r,
+        Err(e) => {
+            let note = format!("{e}; {}", how_to_enable(req.lang));
+            return rules_outcome(req, note, Some(shown));
         }
-        for ins in items {
-            let unknown = allowed.unknown(&format!("{} {} {}", ins.finding, ins.action, ins.expected_impact));
-            if !unknown.is_empty() {
-                a.dropped.push((ins.finding.clone(), unknown));
-            } else if kept.len() < target && !kept.iter().any(|k| k.finding == ins.finding) {
-                kept.push(ins);
-                a.kept += 1;
-            }
-        }
-        let clean = a.valid && a.dropped.is_empty() && kept.len() >= 3;
-        attempts.push(a);
-        if clean || kept.len() >= target {
-            break;
-        }
-    }
-    let tokens: usize = attempts.iter().map(|a| a.tokens).sum();
-    let gen_seconds: f64 = attempts.iter().map(|a| a.seconds).sum();
-    let dropped: usize = attempts.iter().map(|a| a.dropped.len()).sum();
-    let note = if dropped > 0 {
-        if zh {
-            format!("{dropped} 条建议引用了事实表之外的数字，已丢弃并重新生成一次。")
-        } else {
-            format!("{dropped} insight(s) cited numbers not in the fact sheet; they were dropped and regenerated once.")
-        }
-    } else {
-        String::new()
     };
-    let mut outcome = Outcome {
-        source: Source::Llm,
-        insights: kept,
-        note,
-        model: Some(shown),
-        cached: false,
-        dropped,
-        regenerated: attempts.len() > 1,
-        tokens,
-        tokens_per_sec: if gen_seconds > 0.0 { tokens as f64 / gen_seconds } else { 0.0 },
-        seconds: 0.0,
-        load_seconds: model.load_seconds,
-        attempts,
-    };
-    if outcome.insights.len() < 3 {
-        outcome.note = if zh {
-            format!("模型的建议未通过检查（有效 {} 条，丢弃 {dropped} 条）。", outcome.insights.len())
-        } else {
-            format!("The model's insights did not pass the checks ({} valid, {dropped} dropped).", outcome.insights.len())
-        };
-        outcome = Outcome {
-            attempts: std::mem::take(&mut outcome.attempts),
-            dropped,
-            regenerated: outcome.regenerated,
-            tokens,
-            tokens_per_sec: outcome.tokens_per_sec,
-            load_seconds: outcome.load_seconds,
-            ..rules_outcome(
-                req,
-                format!("{} {}", outcome.note, if zh { "（已改用规则建议）" } else { "(rule-based insights shown instead)" }),
-                outcome.model.clone(),
-            )
-        };
-    }
+    let mut outcome = llm_outcome(req, zh, kept, attempts, shown, model.load_seconds);
     outcome.seconds = t0.elapsed().as_secs_f64();
     if let Some(app) = req.app {
         if let Ok(json) = serde_json::to_string(&outcome) {
@@ -298,4 +316,13 @@ fn produce_inner(req: &Request, zh: bool) -> Outcome {
         let _ = app.record(&key, if outcome.source == Source::Llm { "llm" } else { "rules" }, false, outcome.seconds);
     }
     outcome
+}
+
+/// CPU threads for the model: `n`, or all cores for 0.
+pub fn model_threads(n: usize) -> usize {
+    if n > 0 {
+        n
+    } else {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    }
 }

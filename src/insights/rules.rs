@@ -12,182 +12,97 @@
 
 use super::facts::Facts;
 use super::Insight;
-use crate::render::i18n::{int, pct1, segment_name, Lang};
+use crate::i18n::prose::{self, fill, Tr};
+use crate::i18n::{int, pct1, segment_name, Lang};
 
-fn insight(area: &str, priority: u8, finding: String, action: String, impact: String) -> Insight {
-    Insight { area: area.into(), finding, action, priority, expected_impact: impact }
+/// One insight: `area`, `priority`, and the finding, action and impact templates filled with `args`.
+fn insight(lang: Lang, area: &str, priority: u8, text: [&Tr; 3], args: &[(&str, String)]) -> Insight {
+    Insight {
+        area: area.into(),
+        finding: fill(lang, text[0], args),
+        action: fill(lang, text[1], args),
+        priority,
+        expected_impact: fill(lang, text[2], args),
+    }
 }
 
-/// The rule-based insights for `f` in `lang` (always 3 to 7 of them).
-pub fn insights(f: &Facts, lang: Lang) -> Vec<Insight> {
-    let zh = lang == Lang::Zh;
-    let s = |a: String, b: String| if zh { a } else { b };
-    let mut v = Vec::new();
-
-    // 1. conversion
+/// Rule 1: conversion (or, with no buyers, the purchase path).
+fn conversion(f: &Facts, lang: Lang) -> Insight {
     if f.buyers == 0 {
-        v.push(insight(
-            "conversion",
-            1,
-            s(
-                format!("区间内 {} 名访客没有任何购买。", int(f.uv)),
-                format!("None of the {} visitors bought anything in the range.", int(f.uv)),
-            ),
-            s(
-                "检查下单与支付流程是否可用，并确认购买数据已正确导入。".into(),
-                "Check that ordering and payment work and that buy events are being logged.".into(),
-            ),
-            s("恢复成交。".into(), "Restores sales.".into()),
-        ));
-    } else {
-        v.push(insight(
-            "conversion",
-            if f.cart_to_buy < 0.5 { 1 } else { 2 },
-            s(
-                format!("浏览→购买用户转化率为 {}，加购用户中购买的比例为 {}。", pct1(f.conversion), pct1(f.cart_to_buy)),
-                format!("pv→buy user conversion is {}; {} of cart users go on to buy.", pct1(f.conversion), pct1(f.cart_to_buy)),
-            ),
-            s(
-                "对加购未购买的用户推送限时优惠券和降价提醒，并简化结算步骤。".into(),
-                "Send time-limited coupons and price-drop alerts to users who carted but did not buy, and shorten checkout.".into(),
-            ),
-            s(
-                format!("{} 名加购用户中每多一人完成购买，就多一名购买用户。", int(f.stage_users[2])),
-                format!("Every one of the {} cart users who completes a purchase is one more buyer.", int(f.stage_users[2])),
-            ),
-        ));
+        let text = [&prose::RULE_NO_BUYS, &prose::RULE_NO_BUYS_ACTION, &prose::RULE_NO_BUYS_IMPACT];
+        return insight(lang, "conversion", 1, text, &[("uv", int(f.uv))]);
     }
+    let text = [&prose::RULE_CONVERSION, &prose::RULE_CONVERSION_ACTION, &prose::RULE_CONVERSION_IMPACT];
+    let args = [("conversion", pct1(f.conversion)), ("cart_to_buy", pct1(f.cart_to_buy)), ("cart_users", int(f.stage_users[2]))];
+    insight(lang, "conversion", if f.cart_to_buy < 0.5 { 1 } else { 2 }, text, &args)
+}
 
-    // 2. timing
-    v.push(insight(
-        "timing",
-        2,
-        s(
-            format!(
-                "{}:00 是活动高峰，事件量是谷底 {}:00 的 {:.1} 倍；18–24 点占全天事件的 {}。",
-                f.peak_hour,
-                f.trough_hour,
-                f.peak_to_trough,
-                pct1(f.evening_share)
-            ),
-            format!(
-                "Activity peaks at {}:00 with {:.1}× the events of the trough at {}:00; 18:00–24:00 holds {} of all events.",
-                f.peak_hour,
-                f.peak_to_trough,
-                f.trough_hour,
-                pct1(f.evening_share)
-            ),
-        ),
-        s(
-            format!("把推送、直播和限时活动集中在 {}:00 前后，低谷时段安排系统维护与批量任务。", f.peak_hour),
-            format!(
-                "Schedule pushes, live streams and flash sales around {}:00; run maintenance and batch jobs in the trough.",
-                f.peak_hour
-            ),
-        ),
-        s("提高触达的打开率与点击率。".into(), "Higher open and click-through rates for campaigns.".into()),
-    ));
+/// Rule 2: timing of the day.
+fn timing(f: &Facts, lang: Lang) -> Insight {
+    let text = [&prose::RULE_TIMING, &prose::RULE_TIMING_ACTION, &prose::RULE_TIMING_IMPACT];
+    let args = [
+        ("peak", f.peak_hour.to_string()),
+        ("trough", f.trough_hour.to_string()),
+        ("ratio", format!("{:.1}", f.peak_to_trough)),
+        ("evening", pct1(f.evening_share)),
+    ];
+    insight(lang, "timing", 2, text, &args)
+}
 
-    // 3. retention
-    let worst = f.worst_retention.as_ref();
-    v.push(insight(
-        "retention",
-        if f.avg_day1_retention < 0.5 { 1 } else { 3 },
-        match (worst, zh) {
-            (Some(w), true) => format!("平均次日留存为 {}，最低在 {}（{}）。", pct1(f.avg_day1_retention), w.date, pct1(w.value)),
-            (Some(w), false) => {
-                format!("Average day-1 retention is {}; the lowest is {} ({}).", pct1(f.avg_day1_retention), w.date, pct1(w.value))
-            }
-            (None, true) => "区间只有一天，无法计算次日留存。".into(),
-            (None, false) => "The range has a single day, so day-1 retention cannot be measured.".into(),
-        },
-        s(
-            "对首日活跃用户次日推送个性化推荐和签到奖励，重点跟进留存最低日期的活动来源。".into(),
-            "Give day-one users personalised recommendations and a check-in reward the next day; review what drove the weakest day.".into(),
-        ),
-        s("提升次日留存与活跃用户规模。".into(), "Higher day-1 retention and a larger active base.".into()),
-    ));
-
-    if f.buyers > 0 {
-        // 4. repurchase
-        v.push(insight(
-            "retention",
-            if f.repurchase_rate < 0.5 { 2 } else { 3 },
-            s(
-                format!("{} 名购买用户中有 {} 人购买 2 次以上，复购率 {}。", int(f.buyers), int(f.repeat_buyers), pct1(f.repurchase_rate)),
-                format!(
-                    "{} of {} buyers bought at least twice: a repurchase rate of {}.",
-                    int(f.repeat_buyers),
-                    int(f.buyers),
-                    pct1(f.repurchase_rate)
-                ),
-            ),
-            s(
-                "对只购买一次的用户提供第二件折扣和会员积分，购买后 3 天内推荐相关商品。".into(),
-                "Offer one-time buyers a second-item discount and loyalty points, and recommend related items within 3 days of a purchase."
-                    .into(),
-            ),
-            s("提高复购率与用户生命周期价值。".into(), "Higher repurchase rate and lifetime value.".into()),
-        ));
-        // 5. segments
-        if let Some((seg, users, share)) = &f.largest_segment {
-            let (a_zh, a_en) = crate::metrics::rfm::action(seg);
-            v.push(insight(
-                "segments",
-                2,
-                s(
-                    format!("最大的 RFM 分层是「{}」，共 {} 人，占购买用户的 {}。", segment_name(lang, seg), int(*users), pct1(*share)),
-                    format!(
-                        "The largest RFM segment is {} with {} users, {} of buyers.",
-                        segment_name(lang, seg),
-                        int(*users),
-                        pct1(*share)
-                    ),
-                ),
-                s(format!("{a_zh}。"), format!("{a_en}.")),
-                s("把营销预算投向回报最高的用户群。".into(), "Puts the marketing budget where it returns most.".into()),
-            ));
+/// Rule 3: day-1 retention.
+fn retention(f: &Facts, lang: Lang) -> Insight {
+    let (finding, args) = match &f.worst_retention {
+        Some(w) => {
+            (&prose::RULE_RETENTION, vec![("avg", pct1(f.avg_day1_retention)), ("date", w.date.to_string()), ("rate", pct1(w.value))])
         }
-    }
+        None => (&prose::RULE_RETENTION_NONE, vec![]),
+    };
+    let text = [finding, &prose::RULE_RETENTION_ACTION, &prose::RULE_RETENTION_IMPACT];
+    insight(lang, "retention", if f.avg_day1_retention < 0.5 { 1 } else { 3 }, text, &args)
+}
 
-    // 6. categories
-    if let Some((cat, buys)) = f.top_categories.first() {
-        v.push(insight(
-            "categories",
-            3,
-            s(
-                format!("购买最多的类目是 {}（{} 次购买），前 10 类目占全部购买的 {}。", cat, int(*buys), pct1(f.top10_buy_share)),
-                format!(
-                    "Category {} leads with {} buys; the top 10 categories take {} of all buys.",
-                    cat,
-                    int(*buys),
-                    pct1(f.top10_buy_share)
-                ),
-            ),
-            s(
-                "保障头部类目的库存与流量，并在其商品页做关联推荐，带动长尾类目。".into(),
-                "Keep the leading categories in stock and well placed, and cross-sell long-tail categories from their item pages.".into(),
-            ),
-            s("稳住主要销量来源，同时提升长尾类目的曝光。".into(), "Protects the main sales sources and lifts the long tail.".into()),
-        ));
-    }
+/// Rule 4: repurchase (only with buyers).
+fn repurchase(f: &Facts, lang: Lang) -> Option<Insight> {
+    (f.buyers > 0).then(|| {
+        let text = [&prose::RULE_REPURCHASE, &prose::RULE_REPURCHASE_ACTION, &prose::RULE_REPURCHASE_IMPACT];
+        let args = [("buyers", int(f.buyers)), ("repeat", int(f.repeat_buyers)), ("rate", pct1(f.repurchase_rate))];
+        insight(lang, "retention", if f.repurchase_rate < 0.5 { 2 } else { 3 }, text, &args)
+    })
+}
 
-    // 7. last-two-days lift
-    if let Some(lift) = f.last2_lift.filter(|l| *l > 0.10) {
-        v.push(insight(
-            "timing",
-            3,
-            s(
-                format!("最后两天的日均 UV 比此前高 {}。", pct1(lift)),
-                format!("Daily UV on the last two days is {} above the earlier days.", pct1(lift)),
-            ),
-            s(
-                "提前为流量高峰备货、扩容并准备活动素材。".into(),
-                "Prepare stock, capacity and campaign material ahead of such peaks.".into(),
-            ),
-            s("承接高峰流量，减少缺货与卡顿。".into(), "Captures peak traffic without stock-outs or slowdowns.".into()),
-        ));
-    }
+/// Rule 5: the largest RFM segment (only with buyers).
+fn segments(f: &Facts, lang: Lang) -> Option<Insight> {
+    let (seg, users, share) = f.largest_segment.as_ref().filter(|_| f.buyers > 0)?;
+    let (a_zh, a_en) = crate::i18n::segment_action(seg);
+    let text = [&prose::RULE_SEGMENT, &prose::RULE_SEGMENT_ACTION, &prose::RULE_SEGMENT_IMPACT];
+    let args = [
+        ("segment", segment_name(lang, seg)),
+        ("users", int(*users)),
+        ("share", pct1(*share)),
+        ("action", if lang == Lang::Zh { a_zh } else { a_en }.to_string()),
+    ];
+    Some(insight(lang, "segments", 2, text, &args))
+}
+
+/// Rule 6: the leading categories (only with buys).
+fn categories(f: &Facts, lang: Lang) -> Option<Insight> {
+    let (cat, buys) = f.top_categories.first()?;
+    let text = [&prose::RULE_CATEGORY, &prose::RULE_CATEGORY_ACTION, &prose::RULE_CATEGORY_IMPACT];
+    let args = [("cat", cat.to_string()), ("buys", int(*buys)), ("share", pct1(f.top10_buy_share))];
+    Some(insight(lang, "categories", 3, text, &args))
+}
+
+/// Rule 7: the last two days' lift, when above 10 %.
+fn last_days(f: &Facts, lang: Lang) -> Option<Insight> {
+    let lift = f.last2_lift.filter(|l| *l > 0.10)?;
+    let text = [&prose::RULE_LIFT, &prose::RULE_LIFT_ACTION, &prose::RULE_LIFT_IMPACT];
+    Some(insight(lang, "timing", 3, text, &[("lift", pct1(lift))]))
+}
+
+/// The rule-based insights for `f` in `lang` (always 3 to 7 of them), in rule order.
+pub fn insights(f: &Facts, lang: Lang) -> Vec<Insight> {
+    let mut v = vec![conversion(f, lang), timing(f, lang), retention(f, lang)];
+    v.extend([repurchase(f, lang), segments(f, lang), categories(f, lang), last_days(f, lang)].into_iter().flatten());
     v
 }
 
@@ -195,10 +110,9 @@ pub fn insights(f: &Facts, lang: Lang) -> Vec<Insight> {
 mod tests {
     use super::*;
     use crate::insights::facts::DateValue;
-    use chrono::NaiveDate;
 
     fn facts(buyers: u64) -> Facts {
-        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let d = |s: &str| crate::domain::parse_date(s).unwrap();
         Facts {
             filter: String::new(),
             from: d("2017-11-25"),

@@ -12,51 +12,17 @@
 //!   champions (R≥4 and F≥4), loyal (R≥3 and F≥3), potential (R≥3 and F<3), at_risk (R<3 and F≥3),
 //!   hibernating (the rest).
 
+use super::source::{list_f64, ratio, u, Ctx};
+use super::MetricsError;
 use crate::store::sql_date;
 use chrono::NaiveDate;
+use serde::Serialize;
 
 /// The quantiles whose values are the score thresholds q1..q4.
 pub const CUTS: &str = "[0.2, 0.4, 0.6, 0.8]";
 
 /// The five segments, in report order.
 pub const SEGMENTS: [&str; 5] = ["champions", "loyal", "potential", "at_risk", "hibernating"];
-
-/// The suggested action for a segment, in Chinese and English.
-pub fn action(segment: &str) -> (&'static str, &'static str) {
-    match segment {
-        "champions" => (
-            "重点维护：提供专属客服、新品优先体验和会员权益，防止流失",
-            "Retain and reward: VIP service, early access to new items and member perks",
-        ),
-        "loyal" => (
-            "提升客单价：交叉销售与积分激励，推动其成为重要价值用户",
-            "Grow basket size: cross-sell and loyalty points to turn them into champions",
-        ),
-        "potential" => (
-            "促进复购：首购后关怀、优惠券与个性化推荐",
-            "Drive the next purchase: post-purchase follow-up, coupons and personalised recommendations",
-        ),
-        "at_risk" => (
-            "及时召回：限时优惠与短信/推送提醒，了解流失原因",
-            "Win them back now: time-limited offers and reminders; ask why they stopped buying",
-        ),
-        _ => (
-            "低成本唤醒：在大促活动中触达，长期无响应则减少投入",
-            "Low-cost reactivation: reach them in big campaigns; cut spend if they stay silent",
-        ),
-    }
-}
-
-/// The segment label in Chinese.
-pub fn segment_zh(segment: &str) -> &'static str {
-    match segment {
-        "champions" => "重要价值用户",
-        "loyal" => "忠诚用户",
-        "potential" => "潜力用户",
-        "at_risk" => "流失预警用户",
-        _ => "沉睡用户",
-    }
-}
 
 /// SQL for one row per buyer in `[from, to]`: user_id, recency, frequency, monetary, r_score,
 /// f_score, m_score, segment, and the thresholds `qr`, `qf`, `qm` (q1..q4 lists, equal on every
@@ -111,4 +77,110 @@ pub fn per_buyer_sql_from(buy_items: &str, from: NaiveDate, to: NaiveDate) -> St
                      ELSE 'hibernating' END AS segment
          FROM s"
     )
+}
+
+/// One RFM segment.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Segment {
+    /// champions, loyal, potential, at_risk, hibernating.
+    pub segment: String,
+    /// Buyers in the segment.
+    pub users: u64,
+    /// users / buyers.
+    pub share: f64,
+    /// Mean R (days).
+    pub avg_recency: f64,
+    /// Mean F (buy events).
+    pub avg_frequency: f64,
+    /// Mean M (distinct items bought).
+    pub avg_monetary: f64,
+    /// Suggested action, Chinese.
+    pub action_zh: String,
+    /// Suggested action, English.
+    pub action_en: String,
+}
+
+/// RFM over buyers.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Rfm {
+    /// Buyers scored.
+    pub buyers: u64,
+    /// The five segments in fixed order.
+    pub segments: Vec<Segment>,
+    /// q1..q4 of R, F and M.
+    pub thresholds: Thresholds,
+}
+
+/// Quantile thresholds.
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct Thresholds {
+    /// Of R.
+    pub recency: Vec<f64>,
+    /// Of F.
+    pub frequency: Vec<f64>,
+    /// Of M.
+    pub monetary: Vec<f64>,
+}
+
+/// RFM for the range and filter. Over the whole window with every buy kept, the buyers' rows
+/// are the ones `user_summary` stored at ingest (same definition: [`per_buyer_sql`] over the window).
+pub fn compute(ctx: &Ctx<'_>) -> Result<Rfm, MetricsError> {
+    let (range, filter) = (ctx.range, ctx.filter);
+    let stored = range.from == range.window_start
+        && range.to == range.window_end
+        && filter.categories.is_empty()
+        && filter.keeps("buy")
+        && std::env::var_os("ECOMM_NO_STORED_RFM").is_none();
+    compute_from(ctx, stored)
+}
+
+/// RFM segment sizes, averages and thresholds: from [`per_buyer_sql_from`] over `buy_items`,
+/// or, with `stored` (whole window, all buys kept), from the same per-buyer rows that `user_summary`
+/// holds, which skips grouping the buys (`ECOMM_NO_STORED_RFM` turns that off; a test compares both).
+pub fn compute_from(ctx: &Ctx<'_>, stored: bool) -> Result<Rfm, MetricsError> {
+    let (conn, range, buy_items) = (ctx.conn, ctx.range, &ctx.src.buy_items);
+    let per = if stored { stored_per_buyer_sql() } else { per_buyer_sql_from(buy_items, range.from, range.to) };
+    let mut by: std::collections::HashMap<String, (u64, f64, f64, f64)> = Default::default();
+    let mut thresholds = Thresholds::default();
+    {
+        // One pass: segment sizes and averages, and the quantile thresholds (equal on every row).
+        let mut st = conn.prepare(&format!(
+            "SELECT segment, count(*), avg(recency), avg(frequency), avg(monetary), any_value(qr), any_value(qf), any_value(qm)
+             FROM ({per}) GROUP BY segment"
+        ))?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, f64>(2)?,
+                r.get::<_, f64>(3)?,
+                r.get::<_, f64>(4)?,
+                Thresholds { recency: list_f64(r.get(5)?), frequency: list_f64(r.get(6)?), monetary: list_f64(r.get(7)?) },
+            ))
+        })?;
+        for row in rows {
+            let (s, n, a, b, c, t) = row?;
+            by.insert(s, (u(n), a, b, c));
+            thresholds = t;
+        }
+    }
+    let buyers: u64 = by.values().map(|v| v.0).sum();
+    let segments = SEGMENTS
+        .iter()
+        .map(|s| {
+            let (n, a, b, c) = by.get(*s).cloned().unwrap_or((0, 0.0, 0.0, 0.0));
+            let (zh, en) = crate::i18n::segment_action(s);
+            Segment {
+                segment: s.to_string(),
+                users: n,
+                share: ratio(n, buyers),
+                avg_recency: a,
+                avg_frequency: b,
+                avg_monetary: c,
+                action_zh: zh.into(),
+                action_en: en.into(),
+            }
+        })
+        .collect();
+    Ok(Rfm { buyers, segments, thresholds })
 }

@@ -83,10 +83,15 @@ pub struct Chart {
     pub fmt: fn(f64) -> String,
 }
 
-type DrawResult<T> = Result<T, String>;
+/// A chart that could not be drawn (plotters' or the PNG encoder's message).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DrawError(pub String);
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("{e:?}")
+type DrawResult<T> = Result<T, DrawError>;
+
+fn err<E: std::fmt::Debug>(e: E) -> DrawError {
+    DrawError(format!("{e:?}"))
 }
 
 /// Pixel size of the PNG (the PDF scales it to the text width).
@@ -95,11 +100,11 @@ pub const PNG_SIZE: (u32, u32) = (1600, 900);
 pub const SVG_SIZE: (u32, u32) = (800, 450);
 
 /// Registers `font` with plotters under its family name (once per process).
-pub fn register(font: &Font) -> Result<(), String> {
+pub fn register(font: &Font) -> DrawResult<()> {
     plotters::style::register_font(&font.family, FontStyle::Normal, font.bytes)
-        .map_err(|_| format!("plotters cannot use {}", font.path.display()))?;
+        .map_err(|_| DrawError(format!("plotters cannot use {}", font.path.display())))?;
     plotters::style::register_font(&font.family, FontStyle::Bold, font.bytes)
-        .map_err(|_| format!("plotters cannot use {}", font.path.display()))
+        .map_err(|_| DrawError(format!("plotters cannot use {}", font.path.display())))
 }
 
 /// Draws `chart` as RGB pixels of [`PNG_SIZE`].
@@ -308,6 +313,7 @@ fn vbars<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Length: one chart drawn step by step (axes, two value scales, series, legend); every step uses the same plotters chart context.
 fn lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, kind: &Kind, family: &str, k: f64, fmt: fn(f64) -> String) -> DrawResult<()> {
     let Kind::Lines { x, x_every, left, right, left_desc, right_desc, x_desc, marks, mark_note, percent } = kind else {
         return Ok(());

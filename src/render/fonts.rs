@@ -14,7 +14,7 @@
 //! searched for the best face (Simplified Chinese first), which is then cut out of the collection
 //! as a standalone font, so every consumer (plotters, printpdf) sees one ordinary face.
 
-use crate::render::i18n::Lang;
+use crate::i18n::Lang;
 use std::path::{Path, PathBuf};
 
 /// A font face loaded into memory (kept for the life of the process: charts need `'static`).

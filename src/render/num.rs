@@ -3,7 +3,7 @@
 //! Full numbers and percentages are [`i18n::int`] (`1,234,567`) and [`i18n::pct`] (`12.35%`);
 //! this adds [`compact`] for axes: English uses K/M/B (`1.2M`), Chinese uses 万/亿 (`120万`).
 
-use crate::render::i18n::{self, Lang};
+use crate::i18n::{self, Lang};
 
 fn trim(v: f64, unit: &str) -> String {
     let s = if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.1}") };

@@ -56,12 +56,17 @@ pub struct Doc<'f> {
     y: f32,
 }
 
+/// A PDF that could not be laid out (an unreadable font or chart image).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PdfError(pub String);
+
 impl<'f> Doc<'f> {
     /// Starts an empty document titled `title`, using `font` for all text.
-    pub fn new(font: &'f Font, title: &str) -> Result<Doc<'f>, String> {
+    pub fn new(font: &'f Font, title: &str) -> Result<Doc<'f>, PdfError> {
         let mut doc = PdfDocument::new(title);
         let parsed = ParsedFont::from_bytes(font.bytes, 0, &mut Vec::new())
-            .ok_or_else(|| format!("printpdf cannot read the font {}", font.path.display()))?;
+            .ok_or_else(|| PdfError(format!("printpdf cannot read the font {}", font.path.display())))?;
         let font_id = doc.add_font(&parsed);
         doc.metadata.info.creator = "ecomm".into();
         doc.metadata.info.producer = format!("ecomm {}", env!("CARGO_PKG_VERSION"));
@@ -242,7 +247,7 @@ impl<'f> Doc<'f> {
     /// A PNG image (8-bit RGB, as [`crate::render::chart::png`] writes) scaled to `width` points,
     /// centered. Its compressed pixel data is embedded as it is, with the PNG row filters declared
     /// to the reader (`/DecodeParms /Predictor 15`), so the PDF costs no second compression.
-    pub fn image_png(&mut self, png: &[u8], width: f32) -> Result<(), String> {
+    pub fn image_png(&mut self, png: &[u8], width: f32) -> Result<(), PdfError> {
         let (px, idat) = png_rgb_idat(png)?;
         let h = width * px.1 as f32 / px.0 as f32;
         self.ensure(h + 6.0);
@@ -329,9 +334,9 @@ impl<'f> Doc<'f> {
 }
 
 /// Size and concatenated `IDAT` data (one zlib stream) of a non-interlaced 8-bit RGB PNG.
-fn png_rgb_idat(png: &[u8]) -> Result<((u32, u32), Vec<u8>), String> {
+fn png_rgb_idat(png: &[u8]) -> Result<((u32, u32), Vec<u8>), PdfError> {
     const SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
-    let bad = |why: &str| format!("chart image is not a PNG the PDF can embed ({why})");
+    let bad = |why: &str| PdfError(format!("chart image is not a PNG the PDF can embed ({why})"));
     if !png.starts_with(SIG) {
         return Err(bad("no PNG signature"));
     }
@@ -373,14 +378,14 @@ mod tests {
         let (size, idat) = png_rgb_idat(&rgb).unwrap();
         assert_eq!(size, crate::render::chart::PNG_SIZE);
         assert_eq!(idat[0] & 0x0f, 8, "a zlib stream (deflate)");
-        assert!(png_rgb_idat(b"GIF89a").unwrap_err().contains("no PNG signature"));
+        assert!(png_rgb_idat(b"GIF89a").unwrap_err().0.contains("no PNG signature"));
         let mut gray = Vec::new();
         {
             let mut enc = png::Encoder::new(&mut gray, 2, 2);
             enc.set_color(png::ColorType::Grayscale);
             enc.write_header().unwrap().write_image_data(&[0, 1, 2, 3]).unwrap();
         }
-        assert!(png_rgb_idat(&gray).unwrap_err().contains("not 8-bit RGB"));
+        assert!(png_rgb_idat(&gray).unwrap_err().0.contains("not 8-bit RGB"));
         assert!(png_rgb_idat(&rgb[..40]).is_err(), "truncated");
     }
 }

@@ -1,6 +1,6 @@
 //! Terminal tables for `ecomm analyze` and `ecomm ingest`, aligned for CJK text.
 
-use super::i18n::{int, pct, segment_name, t, Lang};
+use crate::i18n::{int, pct, segment_name, t, Lang};
 use crate::ingest::IngestSummary;
 use crate::metrics::Metrics;
 use std::fmt::Write;

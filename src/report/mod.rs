@@ -5,16 +5,17 @@
 //! analysis (chart, key numbers, conclusion); the RFM table; insights; appendix with every metric
 //! definition and the cleaning summary; page numbers on every page after the cover.
 
+pub mod build;
 pub mod narrative;
 
+use crate::i18n::{int, pct, segment_name, stage_name, t, tr, Lang};
 use crate::insights::facts::Facts;
 use crate::insights::{Insight, Source};
 use crate::metrics::Metrics;
-use crate::render::chart::{self, Chart, Kind, Series};
+use crate::render::chart::{self, Chart, DrawError, Kind, Series};
 use crate::render::fonts::Font;
-use crate::render::i18n::{int, pct, segment_name, t, Lang};
 use crate::render::num;
-use crate::render::pdf::{ink, Align, Doc, WIDTH};
+use crate::render::pdf::{ink, Align, Doc, PdfError, WIDTH};
 use crate::store::IngestTotals;
 use rayon::prelude::*;
 
@@ -50,25 +51,9 @@ pub struct Drawn {
     pub svg: String,
 }
 
-fn tr(lang: Lang, zh: &str, en: &str) -> String {
-    if lang == Lang::Zh { zh } else { en }.to_string()
-}
-
-fn stage_name(lang: Lang, stage: &str) -> String {
-    let zh = match stage {
-        "pv" => "浏览 pv",
-        "fav" => "收藏 fav",
-        "cart" => "加购 cart",
-        _ => "购买 buy",
-    };
-    if lang == Lang::Zh {
-        zh.into()
-    } else {
-        stage.into()
-    }
-}
-
 /// The six charts of the report, labelled in `lang`.
+///
+/// Length: a declarative list, one literal per chart, in report order.
 pub fn charts(m: &Metrics, lang: Lang) -> Vec<Chart> {
     let fmt: fn(f64) -> String = if lang == Lang::Zh { num::compact_zh } else { num::compact_en };
     let empty = tr(lang, "区间内没有可绘制的数据", "Nothing to draw in this range");
@@ -191,7 +176,7 @@ pub fn charts(m: &Metrics, lang: Lang) -> Vec<Chart> {
 }
 
 /// Draws every chart (in parallel) as pixels, PNG and SVG.
-pub fn draw(charts: Vec<Chart>, font: &Font) -> Result<Vec<Drawn>, String> {
+pub fn draw(charts: Vec<Chart>, font: &Font) -> Result<Vec<Drawn>, DrawError> {
     chart::register(font)?;
     charts
         .into_par_iter()
@@ -204,19 +189,13 @@ pub fn draw(charts: Vec<Chart>, font: &Font) -> Result<Vec<Drawn>, String> {
         .collect()
 }
 
-/// Lays out the PDF; returns its bytes and page count.
-pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, usize), String> {
-    let m = input.metrics;
-    let lang = input.lang;
-    let f = input.facts;
-    let title = tr(lang, "用户行为分析报告", "User Behaviour Analysis Report");
-    let mut d = Doc::new(font, &title)?;
-
-    // Cover
+/// The cover page.
+fn cover_page(d: &mut Doc, input: &Input, title: &str) {
+    let (m, lang) = (input.metrics, input.lang);
     d.set_y(600.0);
     d.text_at(54.0, 640.0, 11.0, ink::MUTED, &tr(lang, "电商用户行为分析", "E-commerce user behaviour analytics"));
     d.rect(54.0, 628.0, 60.0, 3.0, ink::ACCENT);
-    d.text_at(54.0, 590.0, 28.0, ink::ACCENT, &title);
+    d.text_at(54.0, 590.0, 28.0, ink::ACCENT, title);
     d.set_y(560.0);
     let range = format!("{} – {}", m.range.from, m.range.to);
     let window = format!("{} – {}", m.range.window_start, m.range.window_end);
@@ -243,8 +222,10 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
         ink::MUTED,
     );
     d.new_page();
+}
 
-    // 1. Key figures
+/// Section 1: the headline numbers as cards and a table.
+fn key_figures(d: &mut Doc, m: &Metrics, lang: Lang) {
     d.heading(&format!("1. {}", t(lang, "kpis")), 1);
     let k = &m.kpis;
     let kpis = vec![
@@ -278,31 +259,12 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
         &[Align::Left, Align::Right, Align::Left],
         10.0,
     );
+}
 
-    // 2..7. One section per analysis.
+/// Sections 2–7: one per analysis, with the charts in `drawn` order.
+fn analysis_sections(d: &mut Doc, m: &Metrics, f: &Facts, lang: Lang, drawn: Vec<Drawn>) -> Result<(), PdfError> {
     let mut drawn = drawn.into_iter();
-    let section = |d: &mut Doc, n: usize, heading: String, numbers: Vec<String>, conclusion: String, drawn: Option<Drawn>| {
-        // A section starts a new page unless all of it fits on the current one.
-        let need = 50.0
-            + drawn.as_ref().map(|_| Doc::image_height(chart::PNG_SIZE, WIDTH)).unwrap_or(0.0)
-            + numbers.iter().map(|s| d.paragraph_height(s, 9.5)).sum::<f32>()
-            + 60.0
-            + d.paragraph_height(&conclusion, 10.0);
-        if need < 700.0 {
-            d.ensure(need);
-        }
-        d.heading(&format!("{n}. {heading}"), 1);
-        if let Some(c) = drawn {
-            d.image_png(&c.png, WIDTH)?;
-        }
-        d.heading(&tr(lang, "关键数字", "Key numbers"), 2);
-        for s in numbers {
-            d.bullet(&s, 9.5);
-        }
-        d.heading(&tr(lang, "结论", "Conclusion"), 2);
-        d.paragraph(&conclusion, 10.0, ink::TEXT);
-        Ok::<(), String>(())
-    };
+    let k = &m.kpis;
     let funnel_numbers = m
         .funnel
         .iter()
@@ -321,7 +283,7 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
             )
         })
         .collect();
-    section(&mut d, 2, t(lang, "funnel").to_string(), funnel_numbers, narrative::funnel(f, lang), drawn.next())?;
+    section(d, lang, 2, t(lang, "funnel").to_string(), funnel_numbers, narrative::funnel(f, lang), drawn.next())?;
     let hour_numbers = vec![
         format!("{}: {}:00", t(lang, "peak_hour"), f.peak_hour),
         format!("{}: {}:00", tr(lang, "低谷时段", "Trough hour"), f.trough_hour),
@@ -329,23 +291,23 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
         format!("{}: {}", tr(lang, "18–24 点事件占比", "Share of events 18:00–24:00"), pct(f.evening_share)),
         format!("{}: {}:00", tr(lang, "购买最多的小时", "Hour with most buys"), f.buy_peak_hour),
     ];
-    section(&mut d, 3, t(lang, "hourly").to_string(), hour_numbers, narrative::hourly(f, lang), drawn.next())?;
+    section(d, lang, 3, t(lang, "hourly").to_string(), hour_numbers, narrative::hourly(f, lang), drawn.next())?;
     let mut day_numbers = vec![format!("{}: {}", tr(lang, "日均活跃用户", "Mean daily active users"), int(f.avg_daily_uv.round() as u64))];
     for day in &m.daily {
         day_numbers.push(format!("{}: UV {}, PV {}, {} {}", day.date, int(day.users), int(day.pv), tr(lang, "购买", "buys"), int(day.buy)));
     }
-    section(&mut d, 4, t(lang, "daily").to_string(), day_numbers, narrative::daily(f, lang), drawn.next())?;
+    section(d, lang, 4, t(lang, "daily").to_string(), day_numbers, narrative::daily(f, lang), drawn.next())?;
     let mut ret_numbers = vec![format!("{}: {}", t(lang, "avg_retention"), pct(k.avg_day1_retention))];
     for r in &m.retention {
         ret_numbers.push(format!("{}: {} / {} = {}", r.date, int(r.retained), int(r.cohort), pct(r.rate)));
     }
-    section(&mut d, 5, t(lang, "retention").to_string(), ret_numbers, narrative::retention(f, lang), drawn.next())?;
+    section(d, lang, 5, t(lang, "retention").to_string(), ret_numbers, narrative::retention(f, lang), drawn.next())?;
     let rfm_numbers = vec![
         format!("{}: {}", t(lang, "buyers"), int(m.rfm.buyers)),
         format!("{}: {}", t(lang, "repeat_buyers"), int(m.repurchase.repeat_buyers)),
         format!("{}: {}", t(lang, "repurchase_rate"), pct(m.repurchase.rate)),
     ];
-    section(&mut d, 6, t(lang, "rfm").to_string(), rfm_numbers, narrative::rfm(f, lang), drawn.next())?;
+    section(d, lang, 6, t(lang, "rfm").to_string(), rfm_numbers, narrative::rfm(f, lang), drawn.next())?;
     d.heading(&tr(lang, "RFM 分层明细", "RFM segment table"), 2);
     let rows = crate::render::table::rfm_rows(m, lang);
     let header: Vec<String> = crate::render::table::rfm_header(lang).iter().map(|h| h.to_string()).collect();
@@ -365,9 +327,14 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
         })
         .chain(std::iter::once(format!("{}: {}", tr(lang, "Top 10 占全部购买", "Top-10 share of all buys"), pct(f.top10_buy_share))))
         .collect();
-    section(&mut d, 7, t(lang, "top_categories").to_string(), cat_numbers, narrative::categories(f, lang), drawn.next())?;
+    section(d, lang, 7, t(lang, "top_categories").to_string(), cat_numbers, narrative::categories(f, lang), drawn.next())?;
 
-    // 8. Insights
+    Ok(())
+}
+
+/// Section 8: the insights.
+fn insights_section(d: &mut Doc, input: &Input) {
+    let lang = input.lang;
     d.new_page();
     let (source, insights) = &input.insights;
     let heading = match source {
@@ -384,8 +351,11 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
         d.bullet(&format!("{}{}", tr(lang, "行动：", "Action: "), ins.action), 9.5);
         d.bullet(&format!("{}{}", tr(lang, "预期效果：", "Expected impact: "), ins.expected_impact), 9.5);
     }
+}
 
-    // Appendix
+/// The appendix: definitions and the cleaning summary.
+fn appendix(d: &mut Doc, input: &Input) {
+    let lang = input.lang;
     d.new_page();
     d.heading(&tr(lang, "附录 A：指标定义", "Appendix A: metric definitions"), 1);
     for (name, def) in narrative::definitions(lang) {
@@ -415,7 +385,50 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
         9.0,
         ink::MUTED,
     );
+}
 
+/// One analysis section: heading, chart, key numbers and a conclusion. It starts a new page
+/// unless all of it fits on the current one.
+fn section(
+    d: &mut Doc,
+    lang: Lang,
+    n: usize,
+    heading: String,
+    numbers: Vec<String>,
+    conclusion: String,
+    drawn: Option<Drawn>,
+) -> Result<(), PdfError> {
+    let need = 50.0
+        + drawn.as_ref().map(|_| Doc::image_height(chart::PNG_SIZE, WIDTH)).unwrap_or(0.0)
+        + numbers.iter().map(|s| d.paragraph_height(s, 9.5)).sum::<f32>()
+        + 60.0
+        + d.paragraph_height(&conclusion, 10.0);
+    if need < 700.0 {
+        d.ensure(need);
+    }
+    d.heading(&format!("{n}. {heading}"), 1);
+    if let Some(c) = drawn {
+        d.image_png(&c.png, WIDTH)?;
+    }
+    d.heading(&tr(lang, "关键数字", "Key numbers"), 2);
+    for s in numbers {
+        d.bullet(&s, 9.5);
+    }
+    d.heading(&tr(lang, "结论", "Conclusion"), 2);
+    d.paragraph(&conclusion, 10.0, ink::TEXT);
+    Ok(())
+}
+
+/// Lays out the PDF; returns its bytes and page count.
+pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, usize), PdfError> {
+    let lang = input.lang;
+    let title = tr(lang, "用户行为分析报告", "User Behaviour Analysis Report");
+    let mut d = Doc::new(font, &title)?;
+    cover_page(&mut d, input, &title);
+    key_figures(&mut d, input.metrics, lang);
+    analysis_sections(&mut d, input.metrics, input.facts, lang, drawn)?;
+    insights_section(&mut d, input);
+    appendix(&mut d, input);
     let footer = |p: usize, n: usize| match lang {
         Lang::Zh => format!("{title}  ·  第 {p} / {n} 页"),
         Lang::En => format!("{title}  ·  Page {p} of {n}"),

@@ -17,7 +17,7 @@
 //!   time; the others wait their turn.
 
 use super::{ApiError, AppState};
-use crate::accounts::{self, Role};
+use crate::appdb::accounts::{self, Role};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};

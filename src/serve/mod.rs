@@ -40,22 +40,30 @@
 
 pub mod auth;
 
-use crate::insights::{cache::AppDb, facts::Facts, produce, Request};
-use crate::metrics::{Filter, Metrics, MetricsError};
-use crate::render::i18n::Lang;
+use crate::appdb::AppDb;
+use crate::domain::{parse_date, DateRange, Filter, RangeError};
+use crate::i18n::Lang;
+use crate::insights::{facts::Facts, produce, Request};
+use crate::metrics::{Metrics, MetricsError};
+use crate::report::build::ReportError;
 use crate::store::{self, Mode, OpenOptions, StoreError};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 const INDEX: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
+
+/// The page's script with the labels of [`crate::i18n::dashboard`] filled in (built once).
+fn app_js() -> &'static str {
+    static JS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JS.get_or_init(|| APP_JS.replace("__ECOMM_LABELS__", &crate::i18n::dashboard::labels_json()))
+}
 const APP_CSS: &str = include_str!("assets/app.css");
 const LOGIN: &str = include_str!("assets/login.html");
 
@@ -112,7 +120,7 @@ impl AppState {
     }
 
     fn app(&self) -> Result<AppDb, ApiError> {
-        AppDb::open(&crate::insights::cache::path_for(&self.db))
+        AppDb::open(&crate::appdb::path_for(&self.db))
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("app database: {e}")))
     }
 }
@@ -135,11 +143,9 @@ pub(crate) fn bad(msg: impl Into<String>) -> ApiError {
 impl From<MetricsError> for ApiError {
     fn from(e: MetricsError) -> Self {
         match e {
-            MetricsError::Reversed(..)
-            | MetricsError::OutsideWindow(..)
-            | MetricsError::UnknownBehavior(..)
-            | MetricsError::UnknownCategory(..)
-            | MetricsError::TooManyCategories { .. } => bad(e.to_string()),
+            // The HTTP API names its own parameters.
+            MetricsError::Range(RangeError::Reversed(f, t)) => bad(format!("from={f} is after to={t}; swap them / 开始日期晚于结束日期")),
+            MetricsError::Range(_) | MetricsError::Filter(_) | MetricsError::UnknownCategory(_) => bad(e.to_string()),
             MetricsError::Store(s) => s.into(),
         }
     }
@@ -159,8 +165,7 @@ impl From<StoreError> for ApiError {
 
 /// Validated query parameters.
 struct Params {
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
+    range: DateRange,
     filter: Filter,
     lang: Lang,
 }
@@ -168,7 +173,7 @@ struct Params {
 impl Params {
     /// The memo key of a request of `kind` with these parameters.
     fn key(&self, kind: &str) -> String {
-        format!("{kind}:{:?}:{:?}:{:?}:{:?}:{:?}", self.from, self.to, self.filter.behaviors, self.filter.categories, self.lang)
+        format!("{kind}:{:?}:{:?}:{:?}:{:?}:{:?}", self.range.from, self.range.to, self.filter.behaviors, self.filter.categories, self.lang)
     }
 }
 
@@ -178,12 +183,10 @@ fn params(q: &HashMap<String, String>, allowed: &[&str]) -> Result<Params, ApiEr
             return Err(bad(format!("unknown parameter '{k}'; this endpoint takes: {}", allowed.join(", "))));
         }
     }
-    let date = |k: &str| -> Result<Option<NaiveDate>, ApiError> {
+    let date = |k: &str| -> Result<Option<chrono::NaiveDate>, ApiError> {
         match q.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()) {
             None => Ok(None),
-            Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(Some)
-                .map_err(|_| bad(format!("{k}: expected a date like 2017-11-25, got '{s}'"))),
+            Some(s) => parse_date(s).map(Some).map_err(|e| bad(format!("{k}: expected a date like 2017-11-25, got '{}'", e.input))),
         }
     };
     let lang = match q.get("lang").map(String::as_str) {
@@ -198,8 +201,8 @@ fn params(q: &HashMap<String, String>, allowed: &[&str]) -> Result<Params, ApiEr
         .iter()
         .map(|c| c.parse::<i64>().map_err(|_| bad(format!("category: expected category ids like 4756105, got '{c}'"))))
         .collect::<Result<Vec<i64>, ApiError>>()?;
-    let filter = Filter::new(&list("behavior"), &categories).map_err(ApiError::from)?;
-    Ok(Params { from: date("from")?, to: date("to")?, filter, lang })
+    let filter = Filter::new(&list("behavior"), &categories).map_err(|e| bad(e.to_string()))?;
+    Ok(Params { range: DateRange::new(date("from")?, date("to")?), filter, lang })
 }
 
 /// Validates a request's query parameters as an endpoint taking `allowed` does (for fuzzing and
@@ -261,7 +264,7 @@ where
 /// category suggestions) into the memo, so the first visitor after a start does not wait for
 /// them. Errors are left for the real request to report.
 pub fn warm(st: &AppState) {
-    let p = Params { from: None, to: None, filter: Filter::default(), lang: Lang::Zh };
+    let p = Params { range: DateRange::default(), filter: Filter::default(), lang: Lang::Zh };
     let _ = answer(st, &p.key("metrics"), metrics_body(p));
     let _ = answer(st, "meta", meta_body);
     let _ = answer(st, "categories", categories_body);
@@ -306,7 +309,7 @@ async fn metrics(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String
 
 fn metrics_body(p: Params) -> impl FnOnce(&AppState, &duckdb::Connection) -> Result<String, ApiError> {
     move |st, conn| {
-        let m = Metrics::for_db(conn, &st.db, p.from, p.to, &p.filter)?;
+        let m = Metrics::for_db(conn, &st.db, p.range, &p.filter)?;
         Ok(serde_json::to_string(&m).expect("metrics serialize"))
     }
 }
@@ -356,9 +359,9 @@ fn categories_body(_: &AppState, conn: &duckdb::Connection) -> Result<String, Ap
 async fn insights(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
     let p = params(&q, &["from", "to", "behavior", "category", "lang"])?;
     with_db(st, p.key("insights"), move |st, conn| {
-        let m = Metrics::for_db(conn, &st.db, p.from, p.to, &p.filter)?;
+        let m = Metrics::for_db(conn, &st.db, p.range, &p.filter)?;
         let facts = Facts::from_metrics(&m);
-        let app = AppDb::open(&crate::insights::cache::path_for(&st.db)).ok();
+        let app = AppDb::open(&crate::appdb::path_for(&st.db)).ok();
         let o = produce(&Request {
             facts: &facts,
             lang: p.lang,
@@ -393,13 +396,12 @@ async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Str
     let res = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, String), ApiError> {
         let dir = std::env::temp_dir().join(format!("ecomm-serve-{}-{}", std::process::id(), store::new_generation()));
         let out = dir.join("report.pdf");
-        let w = crate::cmd::report::generate(&crate::cmd::report::ReportConfig {
+        let w = crate::report::build::generate(&crate::report::build::ReportConfig {
             db: st2.db.clone(),
             open: st2.open.clone(),
             out: out.clone(),
             lang: p.lang,
-            from: p.from,
-            to: p.to,
+            range: p.range,
             filter: p.filter.clone(),
             font: None,
             model: None,
@@ -409,19 +411,17 @@ async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Str
         // The report computes the metrics once; a bad range or filter surfaces there as a
         // MetricsError (400) and a locked DB as a StoreError (503), like the other endpoints.
         let bytes = w
-            .map_err(|e| match e.downcast::<MetricsError>() {
-                Ok(m) => ApiError::from(m),
-                Err(e) => match e.downcast::<StoreError>() {
-                    Ok(s) => ApiError::from(s),
-                    Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
-                },
+            .map_err(|e| match e {
+                ReportError::Metrics(m) => ApiError::from(m),
+                ReportError::Store(s) => ApiError::from(s),
+                e => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             })
             .and_then(|_| std::fs::read(&out).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())));
         let _ = std::fs::remove_dir_all(&dir);
         let name = format!(
             "ecomm-report-{}-{}.pdf",
-            p.from.map(|d| d.to_string()).unwrap_or_else(|| "start".into()),
-            p.to.map(|d| d.to_string()).unwrap_or_else(|| "end".into())
+            p.range.from.map(|d| d.to_string()).unwrap_or_else(|| "start".into()),
+            p.range.to.map(|d| d.to_string()).unwrap_or_else(|| "end".into())
         );
         Ok((bytes?, name))
     })
@@ -447,7 +447,7 @@ async fn not_found() -> ApiError {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(|| async { asset(INDEX, "text/html; charset=utf-8") }))
-        .route("/assets/app.js", get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }))
+        .route("/assets/app.js", get(|| async { asset(app_js(), "text/javascript; charset=utf-8") }))
         .route("/assets/app.css", get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }))
         .route("/api/meta", get(meta))
         .route("/api/metrics", get(metrics))

@@ -6,14 +6,19 @@
 //!   bit-packing, so small ids take a few bits on disk while ids near i64::MAX still fit),
 //!   `ts` is Unix seconds, `event_time`/`event_date`/`event_hour` are local to the DB's time zone,
 //!   `ingest_id` names the ingest that loaded the row.
-//! - `user_summary`: one row per user (see [`crate::metrics::summary`]).
+//! - `user_summary`: one row per user (see `metrics::summary`).
 //! - `ingest_log`: one row per file and ingest: content hash, rows read, loaded and rejected by reason.
 //! - `rejects`: every rejected row with its reason, file, line and raw text (also exported as CSV).
 //! - rollups for fast queries: `user_day`, `hourly`, `category_day`, `buy_items`.
 //! - `ecomm_meta`: key/value pairs: schema version, window, time zone.
 
+pub mod append;
+pub mod baseline;
 pub mod load;
+pub mod rejects;
+pub mod rollups;
 
+use crate::domain::Window;
 use chrono::NaiveDate;
 use duckdb::{AccessMode, Config, Connection};
 use std::path::{Path, PathBuf};
@@ -240,15 +245,10 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<(), StoreEr
     Ok(())
 }
 
-/// The analysis window and time zone recorded by the first ingest.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Window {
-    /// First local date.
-    pub start: NaiveDate,
-    /// Last local date (inclusive).
-    pub end: NaiveDate,
-    /// IANA name or fixed offset.
-    pub timezone: String,
+/// Sets the connection's DuckDB memory limit to `mib` MiB.
+pub fn set_memory_limit(conn: &Connection, mib: u64) -> Result<(), StoreError> {
+    conn.execute_batch(&format!("SET memory_limit = '{mib}MB'"))?;
+    Ok(())
 }
 
 /// The DB's window, if any data was ingested.
@@ -256,8 +256,8 @@ pub fn window(conn: &Connection) -> Result<Option<Window>, StoreError> {
     let (s, e, z) = (meta_get(conn, "window_start")?, meta_get(conn, "window_end")?, meta_get(conn, "timezone")?);
     Ok(match (s, e, z) {
         (Some(s), Some(e), Some(z)) => Some(Window {
-            start: s.parse().map_err(|_| StoreError::Io(format!("bad window_start {s} in ecomm_meta")))?,
-            end: e.parse().map_err(|_| StoreError::Io(format!("bad window_end {e} in ecomm_meta")))?,
+            start: crate::domain::parse_date(&s).map_err(|_| StoreError::Io(format!("bad window_start {s} in ecomm_meta")))?,
+            end: crate::domain::parse_date(&e).map_err(|_| StoreError::Io(format!("bad window_end {e} in ecomm_meta")))?,
             timezone: z,
         }),
         _ => None,

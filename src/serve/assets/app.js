@@ -3,38 +3,8 @@
 "use strict";
 
 const PALETTE = ["#1f3b73", "#e6911e", "#2a9d8f", "#961e2d", "#787878"];
-const T = {
-  zh: {
-    title: "用户行为分析", from: "开始", to: "结束", reset: "全部", pdf: "下载 PDF", funnel: "转化漏斗（各阶段用户数）",
-    hourly: "24 小时行为分布", daily: "每日趋势：活跃用户与购买", retention: "次日留存率（按日期）", rfm: "RFM 用户分层（购买用户）",
-    categories: "购买量 Top 10 类目", insights: "运营建议", run: "生成建议", data: "数据", uv: "访客数 UV", pv: "浏览量 PV",
-    buys: "购买次数", buyers: "购买用户", conversion: "浏览→购买 用户转化率", retention1: "平均次日留存", repurchase: "复购率",
-    peak: "高峰时段", users: "用户", share: "占比", action: "建议动作", segment: "分层", avg_r: "平均 R", avg_f: "平均 F", avg_m: "平均 M",
-    pv_s: "浏览 pv", fav_s: "收藏 fav", cart_s: "加购 cart", buy_s: "购买 buy", prev: "环比", first: "相对浏览", hour: "小时",
-    active: "活跃用户 UV", buys_l: "购买次数", running: "正在生成建议…", source_llm: "来源：本地大模型（数字已核对）",
-    source_rules: "来源：规则（未使用大模型）", finding: "发现：", act: "行动：", impact: "预期效果：", cat: "类目",
-    db: "数据库", window: "时间窗口", tz: "时区", rows: "行数", ingests: "导入批次", last_ingest: "最近导入", rows_read: "读取行数",
-    malformed: "格式错误", bad_behavior: "未知行为类型", out_of_window: "超出时间窗口", duplicate: "重复行", rejects_file: "拒绝行文件",
-    files: "数据文件", empty: "区间内没有数据", lang: "EN", behaviors: "行为", category: "类目",
-    category_ph: "全部类目", filter_note: "筛选：", events_l: "事件",
-    champions: "重要价值用户", loyal: "忠诚用户", potential: "潜力用户", at_risk: "流失预警用户", hibernating: "沉睡用户",
-  },
-  en: {
-    title: "User behaviour analysis", from: "From", to: "To", reset: "All", pdf: "Download PDF", funnel: "Conversion funnel (users per stage)",
-    hourly: "Activity by hour of day", daily: "Daily trend: active users and buys", retention: "Day-1 retention by date", rfm: "RFM segments (buyers)",
-    categories: "Top 10 categories by buys", insights: "Insights", run: "Generate insights", data: "Data", uv: "Unique visitors (UV)", pv: "Page views (PV)",
-    buys: "Buy events", buyers: "Buyers", conversion: "pv→buy user conversion", retention1: "Average day-1 retention", repurchase: "Repurchase rate",
-    peak: "Peak hour", users: "Users", share: "Share", action: "Suggested action", segment: "Segment", avg_r: "Avg R", avg_f: "Avg F", avg_m: "Avg M",
-    pv_s: "pv", fav_s: "fav", cart_s: "cart", buy_s: "buy", prev: "from previous", first: "from pv", hour: "Hour",
-    active: "Active users (UV)", buys_l: "Buys", running: "Generating insights…", source_llm: "Source: local LLM (numbers checked)",
-    source_rules: "Source: rules (no language model)", finding: "Finding: ", act: "Action: ", impact: "Expected impact: ", cat: "cat.",
-    db: "DB", window: "Window", tz: "Time zone", rows: "Rows", ingests: "Ingests", last_ingest: "Last ingest", rows_read: "Rows read",
-    malformed: "malformed", bad_behavior: "unknown behaviour", out_of_window: "out of window", duplicate: "duplicate", rejects_file: "Rejects file",
-    files: "Files", empty: "No data in this range", lang: "中文", behaviors: "Behaviours", category: "Category",
-    category_ph: "all categories", filter_note: "Filter: ", events_l: "events",
-    champions: "champions", loyal: "loyal", potential: "potential", at_risk: "at risk", hibernating: "hibernating",
-  },
-};
+// The labels in both languages come from the server's catalogue (src/i18n/dashboard.rs).
+const T = __ECOMM_LABELS__;
 
 const BEHAVIORS = ["pv", "fav", "cart", "buy"];
 const state = { lang: "zh", from: "", to: "", behaviors: [], category: "", meta: null, metrics: null, seq: 0 };

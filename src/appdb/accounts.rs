@@ -1,5 +1,5 @@
 //! Dashboard accounts: users with a role and an argon2id password hash, and login sessions,
-//! stored in the app database ([`crate::insights::cache::AppDb`]).
+//! stored in the app database ([`crate::appdb::AppDb`]).
 //!
 //! Roles, each including the one before: `viewer` (the dashboard and its data), `analyst` (also
 //! runs insights and exports the PDF), `admin` (also manages users).
@@ -8,7 +8,7 @@
 //! SHA-256, so a copy of the file opens no session. Changing an account's password or role ends
 //! its sessions (all of them from the CLI; all but the caller's own from the dashboard).
 
-use crate::insights::cache::AppDb;
+use super::AppDb;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;

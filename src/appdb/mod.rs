@@ -1,10 +1,13 @@
-//! The app database (SQLite via rusqlite): ecomm's own state beside the DuckDB file: the insight
-//! cache and history, and the dashboard's accounts and sessions ([`crate::accounts`]).
+//! The app database (SQLite via rusqlite): ecomm's own state beside the DuckDB file: its schema,
+//! the insight cache and history (here), and the dashboard's accounts and sessions ([`accounts`]).
+//! Insights and the dashboard both use it; it imports neither.
 //!
 //! It lives at `<db-stem>.app.sqlite` next to the DuckDB file (so a DB and its app state travel
 //! together). Insights are cached under a key made of the fact-sheet hash, the model file hash,
 //! the prompt version, the language and the seed: a repeat run with the same inputs is answered
 //! from here without loading the model.
+
+pub mod accounts;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -94,7 +97,7 @@ impl AppDb {
         Ok(())
     }
 
-    /// The connection (for [`crate::accounts`]).
+    /// The connection (for [`crate::appdb::accounts`]).
     pub fn conn(&self) -> &Connection {
         &self.conn
     }

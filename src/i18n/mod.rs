@@ -1,4 +1,9 @@
-//! The one table of user-facing strings, in Chinese and English, so both stay complete together.
+//! The catalogue of user-facing strings, in Chinese and English, so both stay complete together:
+//! the labels table, and the names of stages, segments and their actions (one translation per name).
+//! Imports nothing of ecomm; every layer may use it. Whole sentences are in [`prose`].
+
+pub mod dashboard;
+pub mod prose;
 
 /// Output language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
@@ -85,9 +90,66 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
 /// A segment's display name.
 pub fn segment_name(lang: Lang, segment: &str) -> String {
     match lang {
-        Lang::Zh => crate::metrics::rfm::segment_zh(segment).to_string(),
+        Lang::Zh => segment_zh(segment).to_string(),
         Lang::En => segment.replace('_', " "),
     }
+}
+
+/// The suggested action for a segment, in Chinese and English.
+pub fn segment_action(segment: &str) -> (&'static str, &'static str) {
+    match segment {
+        "champions" => (
+            "重点维护：提供专属客服、新品优先体验和会员权益，防止流失",
+            "Retain and reward: VIP service, early access to new items and member perks",
+        ),
+        "loyal" => (
+            "提升客单价：交叉销售与积分激励，推动其成为重要价值用户",
+            "Grow basket size: cross-sell and loyalty points to turn them into champions",
+        ),
+        "potential" => (
+            "促进复购：首购后关怀、优惠券与个性化推荐",
+            "Drive the next purchase: post-purchase follow-up, coupons and personalised recommendations",
+        ),
+        "at_risk" => (
+            "及时召回：限时优惠与短信/推送提醒，了解流失原因",
+            "Win them back now: time-limited offers and reminders; ask why they stopped buying",
+        ),
+        _ => (
+            "低成本唤醒：在大促活动中触达，长期无响应则减少投入",
+            "Low-cost reactivation: reach them in big campaigns; cut spend if they stay silent",
+        ),
+    }
+}
+
+/// The segment label in Chinese.
+pub fn segment_zh(segment: &str) -> &'static str {
+    match segment {
+        "champions" => "重要价值用户",
+        "loyal" => "忠诚用户",
+        "potential" => "潜力用户",
+        "at_risk" => "流失预警用户",
+        _ => "沉睡用户",
+    }
+}
+
+/// A funnel stage's display name: "浏览 pv" in Chinese, "pv" in English.
+pub fn stage_name(lang: Lang, stage: &str) -> String {
+    let zh = match stage {
+        "pv" => "浏览 pv",
+        "fav" => "收藏 fav",
+        "cart" => "加购 cart",
+        _ => "购买 buy",
+    };
+    if lang == Lang::Zh {
+        zh.into()
+    } else {
+        stage.into()
+    }
+}
+
+/// `zh` or `en` by `lang`.
+pub fn tr(lang: Lang, zh: &str, en: &str) -> String {
+    if lang == Lang::Zh { zh } else { en }.to_string()
 }
 
 /// Formats an integer with thousands separators.

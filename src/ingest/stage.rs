@@ -1,0 +1,162 @@
+//! Staging one file: cutting it into blocks of whole lines and parsing them on every core into
+//! [`Parsed`] batches for the store's appenders.
+
+use super::files::*;
+use super::parse::{self, Block};
+use super::IngestError;
+use crate::domain::rows::Parsed;
+use crate::domain::rows::Reason;
+use crate::domain::tz::OffsetCache;
+use crate::domain::tz::Zone;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{mpsc, Arc, Mutex};
+
+pub(crate) const BLOCK_BYTES: usize = 8 << 20;
+
+/// Counts after staging one file.
+pub(crate) struct Staged {
+    pub(crate) rows_read: u64,
+    pub(crate) valid: u64,
+    pub(crate) malformed: u64,
+    pub(crate) bad_behavior: u64,
+    pub(crate) hash: String,
+    pub(crate) days: HashMap<i64, u64>,
+}
+
+/// Length: the reader thread, the parser threads and the appender loop share one thread scope and its channels.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn stage_file(
+    apps: &mut crate::store::append::Appenders<'_>,
+    cleaning: &parse::Cleaning<'_>,
+    file_id: i32,
+    path: &Path,
+    gz: bool,
+    zone: &Zone,
+    bytes_done: &Arc<AtomicU64>,
+    on_progress: &dyn Fn(u64),
+) -> Result<Staged, IngestError> {
+    let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8);
+    let (btx, brx) = mpsc::sync_channel::<Block>(workers + 1);
+    let brx = Arc::new(Mutex::new(brx));
+    let (ptx, prx) = mpsc::sync_channel::<Parsed>(workers + 1);
+    let mut st = Staged { rows_read: 0, valid: 0, malformed: 0, bad_behavior: 0, hash: String::new(), days: HashMap::new() };
+    let done = bytes_done.clone();
+    std::thread::scope(|s| -> Result<(), IngestError> {
+        let reader = s.spawn(move || -> Result<String, std::io::Error> {
+            let tap = Tap { inner: std::io::BufReader::with_capacity(1 << 20, f), hasher: xxhash_rust::xxh3::Xxh3::new(), done };
+            // The content hash covers the file's bytes as stored (compressed for .gz).
+            let tap = if gz {
+                let mut d = flate2::read::MultiGzDecoder::new(tap);
+                cut_blocks(&mut d, file_id, &btx)?;
+                d.into_inner()
+            } else {
+                let mut t = tap;
+                cut_blocks(&mut t, file_id, &btx)?;
+                t
+            };
+            drop(btx);
+            Ok(format!("{:032x}", tap.hasher.digest128()))
+        });
+        for _ in 0..workers {
+            let brx = brx.clone();
+            let ptx = ptx.clone();
+            let zone = zone.clone();
+            s.spawn(move || {
+                let mut cache = OffsetCache::new(&zone);
+                loop {
+                    let blk = match brx.lock().expect("block queue").recv() {
+                        Ok(b) => b,
+                        Err(_) => break,
+                    };
+                    if ptx.send(parse::parse_block(&blk, &mut cache, cleaning)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(ptx);
+        let mut failure: Option<IngestError> = None;
+        for p in prx.iter() {
+            if failure.is_some() {
+                continue;
+            }
+            st.rows_read += p.rows_read;
+            for r in &p.rej_reason {
+                match r {
+                    Reason::Malformed => st.malformed += 1,
+                    Reason::BadBehavior => st.bad_behavior += 1,
+                    _ => {}
+                }
+            }
+            for (d, n) in &p.days {
+                *st.days.entry(*d).or_insert(0) += n;
+                st.valid += n;
+            }
+            if let Err(e) = apps.append(p) {
+                failure = Some(e.into());
+            }
+            on_progress(st.rows_read);
+        }
+        match reader.join().expect("reader thread") {
+            Ok(h) => st.hash = h,
+            Err(e) => {
+                return Err(IngestError::Input(format!(
+                    "cannot read {}: {e}; if it is a .gz file it may be truncated or corrupt / 文件读取失败",
+                    path.display()
+                )))
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(())
+    })?;
+    Ok(st)
+}
+
+/// Cuts a stream into blocks of whole lines and numbers them.
+pub(crate) fn cut_blocks(src: &mut dyn Read, file_id: i32, out: &mpsc::SyncSender<Block>) -> std::io::Result<()> {
+    let mut carry: Vec<u8> = Vec::new();
+    let mut line = 1u64;
+    let mut first = true;
+    loop {
+        let mut buf = std::mem::take(&mut carry);
+        let old = buf.len();
+        buf.resize(old + BLOCK_BYTES, 0);
+        let mut filled = old;
+        while filled < buf.len() {
+            let k = src.read(&mut buf[filled..])?;
+            if k == 0 {
+                break;
+            }
+            filled += k;
+        }
+        let eof = filled < buf.len();
+        buf.truncate(filled);
+        if buf.is_empty() {
+            return Ok(());
+        }
+        if !eof {
+            match memchr::memrchr(b'\n', &buf) {
+                Some(cut) => carry = buf.split_off(cut + 1),
+                // A line longer than a block: keep reading, up to a sane limit.
+                None if buf.len() < 8 * BLOCK_BYTES => {
+                    carry = buf;
+                    continue;
+                }
+                None => {}
+            }
+        }
+        let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
+        let blk = Block { data: buf, first_line: line, file_id, is_file_start: first };
+        line += lines;
+        first = false;
+        if out.send(blk).is_err() || (eof && carry.is_empty()) {
+            return Ok(());
+        }
+    }
+}

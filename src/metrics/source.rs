@@ -1,0 +1,230 @@
+//! The plumbing every analysis shares: which relations to read for a range and a filter (the
+//! stored rollups, behaviour-filtered views of them, or connection-local rollups of the matching
+//! events for a category filter), the day bitmaps, and small numeric helpers.
+
+use super::MetricsError;
+use crate::domain::{trace_here, Filter, Range, BEHAVIORS};
+use crate::store::{self, sql_date};
+use duckdb::Connection;
+
+/// What an analysis reads: the connection, the range and filter, and the relations for them.
+pub struct Ctx<'a> {
+    /// A connection to the DB.
+    pub conn: &'a Connection,
+    /// The range.
+    pub range: &'a Range,
+    /// The filter.
+    pub filter: &'a Filter,
+    /// The relations to read.
+    pub src: Sources,
+    /// `event_date BETWEEN <from> AND <to>` for the range.
+    pub between: String,
+}
+
+impl<'a> Ctx<'a> {
+    /// The relations for `range` and `filter` (builds filtered rollups when a category filter asks for them).
+    pub fn new(conn: &'a Connection, range: &'a Range, filter: &'a Filter) -> Result<Ctx<'a>, MetricsError> {
+        let between = format!("event_date BETWEEN {} AND {}", sql_date(range.from), sql_date(range.to));
+        Ok(Ctx { conn, range, filter, src: Sources::new(conn, range, filter)?, between })
+    }
+
+    /// For each date of the range, (users active that day, of them also active the next day),
+    /// from the day bitmaps; `None` without them.
+    pub fn per_day(&self) -> Result<Option<Vec<(u64, u64)>>, MetricsError> {
+        match &self.src.bitmaps {
+            Some(b) => Ok(Some(b.per_day(self.conn, self.range)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// `a / b`, 0 when `b` is 0.
+pub fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// A count from SQL (never negative) as u64.
+pub fn u(v: i64) -> u64 {
+    v.max(0) as u64
+}
+
+/// The day-bitmap rollups (`user_days`, `item_days`, or relations over them) and the range's bit mask.
+pub struct Bitmaps {
+    /// Bits of the range's days (bit k = window day k).
+    pub mask: u64,
+    /// Bit index of the range's first day.
+    pub first: i64,
+    /// Relation with `user_id, active, pv_days, fav_days, cart_days, buy_days`.
+    pub user_days: String,
+    /// Relation with `item_id, days`.
+    pub item_days: String,
+}
+
+/// The relations the queries read, each with the columns of the stored rollup of the same name:
+/// the stored rollups themselves; for a behaviour filter, the stored rollups with the other
+/// behaviours' counts set to 0 (and rows left without events dropped); for a category filter,
+/// connection-local rollups of the matching events ([`store::rollups::filtered_rollups`]).
+pub struct Sources {
+    /// Per (user, date) counts.
+    pub user_day: String,
+    /// Per (date, hour) counts.
+    pub hourly: String,
+    /// Per (category, date) counts.
+    pub category_day: String,
+    /// Per (user, date, item) buys.
+    pub buy_items: String,
+    /// Events (`user_behavior` columns).
+    pub events: String,
+    /// The day bitmaps, when they exist.
+    pub bitmaps: Option<Bitmaps>,
+}
+
+impl Sources {
+    /// The relations for `range` and `filter`.
+    pub fn new(conn: &Connection, range: &Range, filter: &Filter) -> Result<Sources, MetricsError> {
+        const B: [&str; 4] = BEHAVIORS;
+        let kept: Vec<&str> = B.iter().copied().filter(|b| filter.keeps(b)).collect();
+        let in_list = kept.iter().map(|b| format!("'{b}'")).collect::<Vec<_>>().join(", ");
+        if !filter.categories.is_empty() {
+            let ids = filter.categories.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
+            let known: Vec<i64> = {
+                let mut st = conn.prepare(&format!("SELECT DISTINCT category_id FROM category_day WHERE category_id IN ({ids})"))?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            if let Some(c) = filter.categories.iter().find(|c| !known.contains(c)) {
+                return Err(MetricsError::UnknownCategory(*c));
+            }
+            let mut pred = format!("category_id IN ({ids}) AND event_date BETWEEN {} AND {}", sql_date(range.from), sql_date(range.to));
+            if !filter.behaviors.is_empty() {
+                pred.push_str(&format!(" AND behavior_type IN ({in_list})"));
+            }
+            store::rollups::filtered_rollups(conn, &pred)?;
+            trace_here("metrics: filtered rollups");
+            return Ok(Sources {
+                user_day: "f_user_day".into(),
+                hourly: "f_hourly".into(),
+                category_day: "f_category_day".into(),
+                buy_items: "f_buy_items".into(),
+                events: "f_events".into(),
+                bitmaps: None,
+            });
+        }
+        let dropped: Vec<&str> = B.iter().copied().filter(|b| !filter.keeps(b)).collect();
+        let bitmaps = Bitmaps::for_range(conn, range, &kept, &dropped)?;
+        if dropped.is_empty() {
+            return Ok(Sources {
+                user_day: "user_day".into(),
+                hourly: "hourly".into(),
+                category_day: "category_day".into(),
+                buy_items: "buy_items".into(),
+                events: "user_behavior".into(),
+                bitmaps,
+            });
+        }
+        let zero = dropped.iter().map(|b| format!("0::UINTEGER AS {b}")).collect::<Vec<_>>().join(", ");
+        let any = kept.iter().map(|b| format!("{b} > 0")).collect::<Vec<_>>().join(" OR ");
+        let any = if any.is_empty() { "false".to_string() } else { any };
+        Ok(Sources {
+            user_day: format!("(SELECT * REPLACE ({zero}) FROM user_day WHERE {any})"),
+            hourly: format!("(SELECT * REPLACE ({zero}) FROM hourly)"),
+            category_day: format!("(SELECT * REPLACE ({zero}) FROM category_day WHERE {any})"),
+            buy_items: if filter.keeps("buy") { "buy_items".into() } else { "(SELECT * FROM buy_items WHERE false)".into() },
+            events: format!("(SELECT * FROM user_behavior WHERE behavior_type IN ({in_list}))"),
+            bitmaps,
+        })
+    }
+}
+
+impl Bitmaps {
+    /// Some when the bitmaps exist (windows up to 64 days; per-behaviour item bitmaps when some
+    /// behaviours are dropped) and `ECOMM_NO_BITMAPS` is unset.
+    fn for_range(conn: &Connection, range: &Range, kept: &[&str], dropped: &[&str]) -> Result<Option<Bitmaps>, MetricsError> {
+        if std::env::var_os("ECOMM_NO_BITMAPS").is_some()
+            || (range.window_end - range.window_start).num_days() >= store::rollups::MASK_DAYS
+            || kept.is_empty()
+        {
+            return Ok(None);
+        }
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name IN ('user_days', 'item_days')",
+            [],
+            |r| r.get(0),
+        )?;
+        if n < 2 {
+            return Ok(None);
+        }
+        let (user_days, item_days) = if dropped.is_empty() {
+            ("user_days".to_string(), "item_days".to_string())
+        } else {
+            // Per-behaviour item days exist for windows up to LANE_DAYS days (and in DBs ingested
+            // since they were added).
+            let lanes: i64 = conn.query_row(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' AND table_name = 'item_days' AND column_name = 'lanes'",
+                [],
+                |r| r.get(0),
+            )?;
+            if lanes == 0 {
+                return Ok(None);
+            }
+            let any = kept.iter().map(|b| format!("{b}_days")).collect::<Vec<_>>().join(" | ");
+            let zero = dropped.iter().map(|b| format!("0::UBIGINT AS {b}_days")).collect::<Vec<_>>().join(", ");
+            let lane = kept
+                .iter()
+                .map(|b| {
+                    let k = BEHAVIORS.iter().position(|x| x == b).expect("behaviour") as i64;
+                    format!("(lanes >> {})", k * store::rollups::LANE_DAYS)
+                })
+                .collect::<Vec<_>>()
+                .join(" | ");
+            (
+                format!("(SELECT user_id, ({any}) AS active, * EXCLUDE (user_id, active) REPLACE ({zero}) FROM user_days)"),
+                format!("(SELECT item_id, ({lane}) & 65535 AS days FROM item_days)"),
+            )
+        };
+        let first = (range.from - range.window_start).num_days();
+        let len = (range.to - range.from).num_days() + 1;
+        let ones = if len >= 64 { u64::MAX } else { (1u64 << len) - 1 };
+        Ok(Some(Bitmaps { mask: ones << first, first, user_days, item_days }))
+    }
+
+    /// For each date of the range: (users active that day, of them also active the next day).
+    fn per_day(&self, conn: &Connection, range: &Range) -> Result<Vec<(u64, u64)>, MetricsError> {
+        let days = (range.to - range.from).num_days() + 1;
+        let mut cols = Vec::new();
+        for i in 0..days {
+            let k = self.first + i;
+            cols.push(format!("count(*) FILTER (WHERE (active >> {k}) & 1 = 1)"));
+            cols.push(if i + 1 < days { format!("count(*) FILTER (WHERE (active >> {k}) & 3 = 3)") } else { "0".into() });
+        }
+        let sql = format!("SELECT {} FROM {}", cols.join(", "), self.user_days);
+        Ok(conn.query_row(&sql, [], |r| {
+            let mut out = Vec::with_capacity(days as usize);
+            for i in 0..days as usize {
+                out.push((u(r.get(2 * i)?), u(r.get(2 * i + 1)?)));
+            }
+            Ok(out)
+        })?)
+    }
+}
+
+/// A DuckDB list of numbers as f64s (empty for anything else).
+pub fn list_f64(v: duckdb::types::Value) -> Vec<f64> {
+    match v {
+        duckdb::types::Value::List(xs) => xs
+            .into_iter()
+            .map(|x| match x {
+                duckdb::types::Value::Double(d) => d,
+                duckdb::types::Value::Float(d) => d as f64,
+                duckdb::types::Value::BigInt(d) => d as f64,
+                duckdb::types::Value::Int(d) => d as f64,
+                _ => f64::NAN,
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
