@@ -59,16 +59,24 @@ fn llm_output_is_schema_valid_json_in_both_languages() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_100k(dir.path());
     let kpis = analyze(&db, &[])["kpis"].clone();
+    let mut complete = 0;
     for lang in ["zh", "en"] {
         let (v, _) = run(&db, &["--model", m.to_str().unwrap(), "--lang", lang, "--no-cache"], None);
         let attempts = v["attempts"].as_array().expect("attempts");
         assert!(!attempts.is_empty(), "the model ran: {v}");
-        // Grammar sampling: what the model wrote is JSON in the schema.
+        // Grammar sampling: what the model wrote is JSON in the schema, unless it used the whole
+        // token budget (1,200) before the JSON closed: then the attempt is marked invalid and not used.
         for a in attempts {
+            if a["tokens"] == 1200 && serde_json::from_str::<Value>(a["raw"].as_str().unwrap()).is_err() {
+                assert_eq!(a["valid"], false, "a cut attempt is not used: {a}");
+                assert_eq!(a["kept"], 0);
+                continue;
+            }
             let raw: Value =
                 serde_json::from_str(a["raw"].as_str().unwrap()).unwrap_or_else(|e| panic!("raw output is not JSON ({e}): {a}"));
             check_schema(&raw);
             assert_eq!(a["valid"], true);
+            complete += 1;
         }
         // What we print is in the schema whatever the source.
         check_schema(&serde_json::json!({ "insights": v["insights"] }));
@@ -87,6 +95,7 @@ fn llm_output_is_schema_valid_json_in_both_languages() {
         assert_eq!(v["facts"]["buyers"], kpis["buyers"]);
         assert_eq!(v["facts"]["conversion"], kpis["pv_to_buy_conversion"]);
     }
+    assert!(complete > 0, "at least one generation closed its JSON within the budget");
 }
 
 #[test]
@@ -132,6 +141,12 @@ fn without_a_model_rules_answer_and_say_how_to_enable_the_llm() {
     check_schema(&serde_json::json!({ "insights": v["insights"] }));
     let note = v["note"].as_str().unwrap();
     assert!(note.contains("--model") && note.contains("ECOMM_MODEL") && note.contains("models/"), "{note}");
+    // The fact sheet carries the headline numbers of the metrics registry's analyses (the lifecycle).
+    let more = &v["facts"]["more"][0];
+    assert_eq!(more[0]["en"], "User lifecycle by date");
+    let last = analyze(&db, &[])["lifecycle"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(more[1][1]["label"]["en"], "Returning users on the last date");
+    assert_eq!(more[1][1]["value"], last["returning"]);
     // Text format, Chinese by default: numbered insights, labelled as rules.
     let out = ecomm()
         .current_dir(dir.path())

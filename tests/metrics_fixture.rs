@@ -282,3 +282,55 @@ fn a_filter_equals_a_db_holding_only_the_kept_events() {
         assert_eq!(slow, expected, "case {i} without bitmaps");
     }
 }
+
+/// Lifecycle on the fixture. Active users: 11-25 {1, 2, 5}, 11-26 {1, 3}, 11-27 {2, 3, 4}; first
+/// seen: users 1, 2, 5 on 11-25, user 3 on 11-26, user 4 on 11-27.
+/// - 11-25: everybody is new (3).
+/// - 11-26: user 1 returning, user 3 new; users 2 and 5 dormant.
+/// - 11-27: user 3 returning, user 4 new, user 2 resurrecting (inactive on 11-26, first seen
+///   before it); user 1 dormant.
+#[test]
+fn lifecycle_matches_the_hand_count() {
+    let (_d, db) = setup();
+    let day = |d: &str, new: u64, returning: u64, resurrecting: u64, dormant: u64| {
+        json!({"date": d, "new": new, "returning": returning, "resurrecting": resurrecting, "dormant": dormant,
+               "active": new + returning + resurrecting})
+    };
+    assert_eq!(
+        analyze(&db, &[])["lifecycle"],
+        json!([day("2017-11-25", 3, 0, 0, 0), day("2017-11-26", 1, 1, 0, 2), day("2017-11-27", 1, 1, 1, 1)])
+    );
+    // Buys only: user 1 buys on 11-25 and 11-26, user 3 on 11-26 and 11-27.
+    assert_eq!(
+        analyze(&db, &["--behavior", "buy"])["lifecycle"],
+        json!([day("2017-11-25", 1, 0, 0, 0), day("2017-11-26", 1, 1, 0, 0), day("2017-11-27", 0, 1, 0, 1)])
+    );
+    // Category 10: user 1 on 11-25 and 11-26, user 3 on 11-26 only; nobody on 11-27.
+    assert_eq!(
+        analyze(&db, &["--category", "10"])["lifecycle"],
+        json!([day("2017-11-25", 1, 0, 0, 0), day("2017-11-26", 1, 1, 0, 0), day("2017-11-27", 0, 0, 0, 2)])
+    );
+    // From 11-26 on, "first seen" starts there: users 1 and 3 are new on 11-26, user 2 new on 11-27.
+    assert_eq!(analyze(&db, &["--from", "2017-11-26"])["lifecycle"], json!([day("2017-11-26", 2, 0, 0, 0), day("2017-11-27", 2, 1, 0, 1)]));
+}
+
+#[test]
+fn lifecycle_adds_up_on_the_real_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.duckdb");
+    ingest(&db, &[&real("100k")], &[]);
+    let m = analyze(&db, &[]);
+    let days = m["lifecycle"].as_array().unwrap();
+    assert_eq!(days.len(), m["daily"].as_array().unwrap().len());
+    for (i, d) in days.iter().enumerate() {
+        // new + returning + resurrecting = the day's active users = the daily UV.
+        assert_eq!(n(d, "new") + n(d, "returning") + n(d, "resurrecting"), n(d, "active"));
+        assert_eq!(n(d, "active"), n(&m["daily"][i], "users"));
+        if i > 0 {
+            // Yesterday's active users either came back (returning) or not (dormant).
+            assert_eq!(n(d, "returning") + n(d, "dormant"), n(&days[i - 1], "active"));
+        }
+    }
+    // Each user is new exactly once.
+    assert_eq!(days.iter().map(|d| n(d, "new")).sum::<u64>(), n(&m["totals"], "users"));
+}

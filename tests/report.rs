@@ -131,7 +131,8 @@ fn chinese_report_matches_analyze_and_embeds_a_cjk_subset() {
         "次日留存",
         "RFM 用户分层",
         "购买量 Top 10 类目",
-        "运营建议（基于规则",
+        "8. 用户生命周期（按日期）",
+        "9. 运营建议（基于规则",
         "附录 A：指标定义",
         "附录 B：数据清洗汇总",
         "结论",
@@ -199,6 +200,8 @@ fn english_report_matches_analyze() {
         "Daily trend",
         "Day-1 retention",
         "RFM segments",
+        "8. User lifecycle by date",
+        "9. Recommendations",
         "Appendix A",
         "Page 2 of",
     ] {

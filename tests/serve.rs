@@ -79,6 +79,20 @@ fn endpoints_match_analyze() {
     std::fs::write(&f, &pdf).unwrap();
     let text = String::from_utf8(Command::new("pdftotext").arg(&f).arg("-").output().unwrap().stdout).unwrap();
     assert!(text.contains("2017-12-01 – 2017-12-03"), "the PDF is for the filtered range");
+    // The metrics registry's analyses, as the page shows them: the same numbers as the JSON.
+    let sections = json(&s, "/api/sections?lang=en&from=2017-11-30");
+    let m = analyze(&db, &["--from", "2017-11-30"]);
+    let lc = sections.as_array().unwrap().iter().find(|x| x["key"] == "lifecycle").expect("the lifecycle section");
+    assert_eq!(lc["title"], "User lifecycle by date");
+    assert_eq!(lc["columns"][0], "Date");
+    let rows = lc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), m["lifecycle"].as_array().unwrap().len());
+    let int = |v: &Value| v.as_str().unwrap().replace(',', "").parse::<u64>().unwrap();
+    for (row, day) in rows.iter().zip(m["lifecycle"].as_array().unwrap()) {
+        assert_eq!(row[0], day["date"]);
+        assert_eq!(int(&row[5]), day["active"].as_u64().unwrap());
+    }
+    assert_eq!(json(&s, "/api/sections?lang=zh")[0]["title"], "用户生命周期（按日期）");
 }
 
 #[test]

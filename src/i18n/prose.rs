@@ -5,7 +5,7 @@
 use super::Lang;
 
 /// One sentence (or phrase) in Chinese and English.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Tr {
     /// 简体中文
     pub zh: &'static str,
@@ -191,6 +191,7 @@ tr!(RULE_LIFT, "最后两天的日均 UV 比此前高 {lift}。", "Daily UV on t
 tr!(RULE_LIFT_ACTION, "提前为流量高峰备货、扩容并准备活动素材。", "Prepare stock, capacity and campaign material ahead of such peaks.");
 tr!(RULE_LIFT_IMPACT, "承接高峰流量，减少缺货与卡顿。", "Captures peak traffic without stock-outs or slowdowns.");
 
+tr!(FACT_MORE, "{title}：{items}", "{title}: {items}");
 /// Separators of the lists inside the fact lines: (segments, categories).
 pub fn fact_separators(lang: Lang) -> (&'static str, &'static str) {
     match lang {

@@ -13,6 +13,8 @@
 //! - `top10_buy_share`: buys of the top-10 categories ÷ all buys; `largest_segment`: RFM segment
 //!   with most users.
 
+use crate::i18n::prose::Tr;
+use crate::metrics::section::Headline;
 use crate::metrics::Metrics;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -97,6 +99,8 @@ pub struct Facts {
     pub top_categories: Vec<(i64, u64)>,
     /// Buys of the top-10 categories ÷ all buys.
     pub top10_buy_share: f64,
+    /// The headline numbers of each analysis of the metrics registry: (its title, its headline).
+    pub more: Vec<(Tr, Vec<Headline>)>,
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -171,6 +175,7 @@ impl Facts {
             largest_segment: largest,
             top_categories: top,
             top10_buy_share: ratio(top_sum as f64, m.kpis.buys as f64),
+            more: m.more.sections().map(|s| (s.title, s.headline.clone())).collect(),
         }
     }
 }
@@ -267,6 +272,10 @@ impl Facts {
             fill(lang, &prose::FACT_RFM, &[("segments", segs.join(seg_sep))]),
             fill(lang, &prose::FACT_CATEGORIES, &[("cats", cats.join(cat_sep)), ("share", p(self.top10_buy_share))]),
         ];
+        for (title, headline) in &self.more {
+            let items: Vec<String> = headline.iter().map(|h| format!("{} {}", h.label.get(lang), h.value.show())).collect();
+            lines.push(fill(lang, &prose::FACT_MORE, &[("title", title.get(lang).to_string()), ("items", items.join(seg_sep))]));
+        }
         if !self.filter.is_empty() {
             lines.insert(1, fill(lang, &prose::FACT_FILTER, &[("filter", self.filter.clone())]));
         }

@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 /// Bump when the prompt or schema changes (part of the cache key).
-pub const PROMPT_VERSION: u32 = 1;
+pub const PROMPT_VERSION: u32 = 2;
 
 /// Why the model could not produce insights.
 #[derive(Debug, thiserror::Error)]

@@ -148,6 +148,13 @@ mod tests {
             largest_segment: (buyers > 0).then(|| ("hibernating".to_string(), 196, 0.2921)),
             top_categories: if buyers > 0 { vec![(2_735_466, 38)] } else { vec![] },
             top10_buy_share: 0.1252,
+            more: vec![(
+                Tr { zh: "用户生命周期（按日期）", en: "User lifecycle by date" },
+                vec![crate::metrics::section::Headline {
+                    label: Tr { zh: "最后一天的新用户", en: "New users on the last date" },
+                    value: crate::metrics::section::Cell::Int(1234),
+                }],
+            )],
         }
     }
 
@@ -166,5 +173,13 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_fact_sheet_has_a_line_per_registry_analysis() {
+        let f = facts(10);
+        assert!(f.prompt_text(Lang::En).contains("- User lifecycle by date: New users on the last date 1,234\n"));
+        assert!(f.prompt_text(Lang::Zh).contains("- 用户生命周期（按日期）：最后一天的新用户 1,234\n"));
+        assert!(f.allowed().values.contains(&1234.0), "grounding accepts the registry's numbers");
     }
 }

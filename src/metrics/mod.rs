@@ -8,7 +8,8 @@
 //!
 //! The analyses, in the order of the JSON: [`totals`], [`funnel`], [`kpis`] (derived from the
 //! others), [`hourly`], [`daily`], [`retention`], [`repurchase`], [`categories`] (`top_categories`),
-//! [`rfm`]. [`sums`] holds the per-user sums that totals, funnel, repurchase and KPIs share, and
+//! [`rfm`], then the analyses of the [`REGISTRY`] ([`lifecycle`]), which every output shows through
+//! their generic [`section::Section`]. [`sums`] holds the per-user sums that totals, funnel, repurchase and KPIs share, and
 //! [`source`] the relations every analysis reads for a range and filter. To add an analysis, see
 //! `docs/architecture.md`.
 //!
@@ -26,9 +27,11 @@ pub mod daily;
 pub mod funnel;
 pub mod hourly;
 pub mod kpis;
+pub mod lifecycle;
 pub mod repurchase;
 pub mod retention;
 pub mod rfm;
+pub mod section;
 pub mod source;
 pub mod summary;
 pub mod sums;
@@ -99,7 +102,14 @@ pub struct Metrics {
     pub top_categories: Vec<categories::Category>,
     /// RFM.
     pub rfm: rfm::Rfm,
+    /// The analyses of [`REGISTRY`], one JSON key each, in registry order.
+    #[serde(flatten)]
+    pub more: section::More,
 }
+
+/// The analyses every output shows through their [`section::Section`] (see [`section`]): adding
+/// an analysis is one file in `src/metrics/` and one line here.
+pub const REGISTRY: &[&dyn section::Analysis] = &[&lifecycle::Lifecycle];
 
 impl Metrics {
     /// Computes every analysis for `range` and `filter` from the rollups.
@@ -120,6 +130,8 @@ impl Metrics {
         let rfm = rfm::compute(&ctx)?;
         trace_here("metrics: rfm");
         let kpis = kpis::compute(&sums, &hourly, &retention, &repurchase);
+        let more = section::More(REGISTRY.iter().map(|a| a.compute(&ctx)).collect::<Result<_, _>>()?);
+        trace_here("metrics: registry");
         Ok(Metrics {
             range: range.clone(),
             filter: filter.clone(),
@@ -132,6 +144,7 @@ impl Metrics {
             repurchase,
             top_categories,
             rfm,
+            more,
         })
     }
 
@@ -142,4 +155,13 @@ impl Metrics {
         let range = Range::new(&w, asked)?;
         Metrics::compute(conn, &range, filter)
     }
+}
+
+/// Only the analyses of the [`REGISTRY`] for the `asked` range and `filter` (the dashboard's
+/// `/api/sections`), computed exactly as [`Metrics::compute`] computes them.
+pub fn registry_for_db(conn: &Connection, db: &std::path::Path, asked: DateRange, filter: &Filter) -> Result<section::More, MetricsError> {
+    let w = store::require_window(conn, db)?;
+    let range = Range::new(&w, asked)?;
+    let ctx = source::Ctx::new(conn, &range, filter)?;
+    Ok(section::More(REGISTRY.iter().map(|a| a.compute(&ctx)).collect::<Result<_, _>>()?))
 }

@@ -150,6 +150,12 @@ pub fn analysis(m: &Metrics, lang: Lang) -> String {
     let rows = rfm_rows(m, lang);
     o.push_str(&table(&rfm_header(lang), &rows));
     let _ = writeln!(o, "{}: {}", t(lang, "buyers"), int(m.rfm.buyers));
+
+    for sec in m.more.sections() {
+        let s = sec.shown(lang);
+        section(&mut o, s.title);
+        o.push_str(&table(&s.columns, &s.rows));
+    }
     o
 }
 

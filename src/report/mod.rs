@@ -332,8 +332,31 @@ fn analysis_sections(d: &mut Doc, m: &Metrics, f: &Facts, lang: Lang, drawn: Vec
     Ok(())
 }
 
-/// Section 8: the insights.
-fn insights_section(d: &mut Doc, input: &Input) {
+/// Sections 8 onwards: one per analysis of the metrics registry (its table and headline
+/// numbers); returns the number of the next section.
+fn registry_sections(d: &mut Doc, m: &Metrics, lang: Lang) -> usize {
+    let mut n = 8;
+    for sec in m.more.sections() {
+        let s = sec.shown(lang);
+        d.ensure(120.0);
+        d.heading(&format!("{n}. {}", s.title), 1);
+        let header: Vec<String> = s.columns.iter().map(|c| c.to_string()).collect();
+        let widths = vec![1.0 / header.len().max(1) as f32; header.len()];
+        let align: Vec<Align> = (0..header.len()).map(|i| if i == 0 { Align::Left } else { Align::Right }).collect();
+        d.table(&header, &s.rows, &widths, &align, 9.0);
+        if !s.headline.is_empty() {
+            d.heading(&tr(lang, "关键数字", "Key numbers"), 2);
+            for (label, value) in &s.headline {
+                d.bullet(&format!("{label}{}{value}", if lang == Lang::Zh { "：" } else { ": " }), 9.5);
+            }
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Section `n` (after the analyses): the insights.
+fn insights_section(d: &mut Doc, input: &Input, n: usize) {
     let lang = input.lang;
     d.new_page();
     let (source, insights) = &input.insights;
@@ -341,7 +364,7 @@ fn insights_section(d: &mut Doc, input: &Input) {
         Source::Rules => tr(lang, "运营建议（基于规则，未使用大模型）", "Recommendations (rule-based, no language model)"),
         Source::Llm => tr(lang, "运营建议（本地大模型生成，数字已核对）", "Recommendations (local language model, numbers checked)"),
     };
-    d.heading(&format!("8. {heading}"), 1);
+    d.heading(&format!("{n}. {heading}"), 1);
     if !input.insights_note.is_empty() {
         d.paragraph(&input.insights_note, 9.0, ink::MUTED);
     }
@@ -358,7 +381,8 @@ fn appendix(d: &mut Doc, input: &Input) {
     let lang = input.lang;
     d.new_page();
     d.heading(&tr(lang, "附录 A：指标定义", "Appendix A: metric definitions"), 1);
-    for (name, def) in narrative::definitions(lang) {
+    let more = input.metrics.more.sections().map(|s| (s.title.get(lang), s.definition.get(lang)));
+    for (name, def) in narrative::definitions(lang).into_iter().chain(more) {
         d.bullet(&format!("{name}{}{def}", if lang == Lang::Zh { "：" } else { ": " }), 9.0);
     }
     d.heading(&tr(lang, "附录 B：数据清洗汇总", "Appendix B: cleaning summary"), 1);
@@ -427,7 +451,8 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
     cover_page(&mut d, input, &title);
     key_figures(&mut d, input.metrics, lang);
     analysis_sections(&mut d, input.metrics, input.facts, lang, drawn)?;
-    insights_section(&mut d, input);
+    let next = registry_sections(&mut d, input.metrics, lang);
+    insights_section(&mut d, input, next);
     appendix(&mut d, input);
     let footer = |p: usize, n: usize| match lang {
         Lang::Zh => format!("{title}  ·  第 {p} / {n} 页"),

@@ -6,6 +6,8 @@
 //! - `/api/metrics?from&to&behavior&category` exactly `ecomm analyze --format json --from --to
 //!   --behavior --category` (`behavior`: comma-separated pv,fav,cart,buy; `category`:
 //!   comma-separated ids; both optional, see [`crate::metrics::Filter`])
+//! - `/api/sections?from&to&behavior&category&lang` the analyses of the metrics registry (e.g. the
+//!   lifecycle) as the page shows them: title, columns, formatted rows, headline numbers
 //! - `/api/insights?from&to&behavior&category&lang` the insights module's outcome (LLM when
 //!   configured, else rules) with its fact sheet under `facts`
 //! - `/api/report.pdf?from&to&behavior&category&lang` the PDF report for that filter
@@ -266,6 +268,8 @@ where
 pub fn warm(st: &AppState) {
     let p = Params { range: DateRange::default(), filter: Filter::default(), lang: Lang::Zh };
     let _ = answer(st, &p.key("metrics"), metrics_body(p));
+    let p = Params { range: DateRange::default(), filter: Filter::default(), lang: Lang::Zh };
+    let _ = answer(st, &p.key("sections"), sections_body(p));
     let _ = answer(st, "meta", meta_body);
     let _ = answer(st, "categories", categories_body);
 }
@@ -311,6 +315,21 @@ fn metrics_body(p: Params) -> impl FnOnce(&AppState, &duckdb::Connection) -> Res
     move |st, conn| {
         let m = Metrics::for_db(conn, &st.db, p.range, &p.filter)?;
         Ok(serde_json::to_string(&m).expect("metrics serialize"))
+    }
+}
+
+async fn sections(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+    let p = params(&q, &["from", "to", "behavior", "category", "lang"])?;
+    with_db(st, p.key("sections"), sections_body(p)).await
+}
+
+/// The analyses of the metrics registry as the page shows them: title, columns, formatted rows
+/// and headline numbers in `lang`.
+fn sections_body(p: Params) -> impl FnOnce(&AppState, &duckdb::Connection) -> Result<String, ApiError> {
+    move |st, conn| {
+        let more = crate::metrics::registry_for_db(conn, &st.db, p.range, &p.filter)?;
+        let shown: Vec<_> = more.sections().map(|s| s.shown(p.lang)).collect();
+        Ok(serde_json::to_string(&shown).expect("sections serialize"))
     }
 }
 
@@ -451,6 +470,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/assets/app.css", get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }))
         .route("/api/meta", get(meta))
         .route("/api/metrics", get(metrics))
+        .route("/api/sections", get(sections))
         .route("/api/categories", get(categories))
         .route("/api/insights", get(insights))
         .route("/api/report.pdf", get(report_pdf))

@@ -203,6 +203,18 @@ function renderCharts(m) {
   $("rfm-table").innerHTML = `<tr>${head}</tr>${rows}`;
 }
 
+// The analyses of the metrics registry (/api/sections): one panel with a table each.
+function renderSections(list) {
+  $("more").innerHTML = list
+    .map((s) => {
+      const head = s.columns.map((c) => `<th>${esc(c)}</th>`).join("");
+      const rows = s.rows.map((r) => `<tr>${r.map((c, i) => `<td${i ? ' class="num"' : ""}>${esc(c)}</td>`).join("")}</tr>`).join("");
+      const notes = s.headline.map(([l, v]) => `${esc(l)}: ${esc(v)}`).join(" · ");
+      return `<div class="panel" id="section-${esc(s.key)}"><h2>${esc(s.title)}</h2><table>${`<tr>${head}</tr>`}${rows}</table><div class="note">${notes}</div></div>`;
+    })
+    .join("");
+}
+
 function renderMeta(meta) {
   const r = meta.rejects;
   const rows = [
@@ -251,6 +263,9 @@ async function refresh() {
     renderFilterNote(state.metrics);
     renderKpis(state.metrics);
     renderCharts(state.metrics);
+    const sections = await getJSON("/api/sections?" + query({ lang: state.lang }));
+    if (seq !== state.seq) return;
+    renderSections(sections);
     // For tests and the load-time measurement: renders so far, and ms from navigation to the first.
     if (!document.body.dataset.ready) document.body.dataset.firstRenderMs = Math.round(performance.now()).toString();
     document.body.dataset.ready = (Number(document.body.dataset.ready || 0) + 1).toString();
