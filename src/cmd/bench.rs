@@ -141,8 +141,8 @@ fn print_table(report: &serde_json::Value, ingest: &Timed, analyze: &Timed, anal
             r["streaming_speedup"].as_f64().unwrap_or(0.0)
         );
         crate::outln!(
-            "sync-mysql user_behavior, {} rows: LOAD DATA {:.2} s ({:.0} rows/s, whole command incl. indexes and checks); INSERT x10000 {:.2} s ({:.0} rows/s); speedup {:.2}x",
-            r["rows"], r["load_data"]["seconds"].as_f64().unwrap_or(0.0), r["load_data_rows_per_sec"].as_f64().unwrap_or(0.0),
+            "sync-mysql user_behavior, {:.0} rows: LOAD DATA {:.2} s ({:.0} rows/s, whole command incl. indexes and checks); INSERT x10000 {:.2} s ({:.0} rows/s); speedup {:.2}x",
+            r["rows"].as_f64().unwrap_or(0.0), r["load_data"]["seconds"].as_f64().unwrap_or(0.0), r["load_data_rows_per_sec"].as_f64().unwrap_or(0.0),
             r["insert_10000"]["seconds"].as_f64().unwrap_or(0.0), r["insert_rows_per_sec"].as_f64().unwrap_or(0.0), r["speedup"].as_f64().unwrap_or(0.0)
         );
     }
