@@ -2,7 +2,7 @@
 
 use crate::appdb::AppDb;
 use crate::cli::{InsightsArgs, InsightsFormat};
-use crate::i18n::Lang;
+use crate::i18n::{ui, Lang};
 use crate::insights::{facts::Facts, produce, Outcome, Request, Source};
 use crate::metrics::Metrics;
 use crate::store::{self, Mode, OpenOptions};
@@ -16,7 +16,7 @@ pub fn run(a: InsightsArgs) -> Result<()> {
     let facts = Facts::from_metrics(&m);
     let app = if a.no_cache { None } else { AppDb::open(&crate::appdb::path_for(&a.db.db)).ok() };
     if a.format == InsightsFormat::Text && crate::insights::llm::find_model(a.model.as_deref()).is_some() && super::interactive() {
-        eprintln!("{}", if a.lang == Lang::Zh { "正在生成建议…" } else { "generating insights…" });
+        eprintln!("{}", ui::GENERATING_INSIGHTS.get(a.lang));
     }
     let o = produce(&Request {
         facts: &facts,
@@ -40,36 +40,34 @@ pub fn run(a: InsightsArgs) -> Result<()> {
 
 /// The outcome as readable text.
 pub fn text(o: &Outcome, lang: Lang) -> String {
-    let zh = lang == Lang::Zh;
+    let w = |t: &ui::Tr| t.get(lang);
     let mut s = String::new();
-    let source = match (o.source, zh) {
-        (Source::Llm, true) => "本地大模型（数字已与事实表核对）",
-        (Source::Llm, false) => "local LLM (numbers checked against the fact sheet)",
-        (Source::Rules, true) => "规则（未使用大模型）",
-        (Source::Rules, false) => "rules (no language model)",
+    let source = match o.source {
+        Source::Llm => w(&ui::SOURCE_LLM),
+        Source::Rules => w(&ui::SOURCE_RULES),
     };
-    s += &format!("{}{source}\n\n", if zh { "运营建议 · 来源：" } else { "Operating insights · source: " });
+    s += &format!("{}{source}\n\n", w(&ui::INSIGHTS_SOURCE));
     for (i, ins) in o.insights.iter().enumerate() {
-        s += &format!("{}. [{}] P{}\n", i + 1, crate::insights::area_name(lang, &ins.area), ins.priority);
-        s += &format!("   {}{}\n", if zh { "发现：" } else { "Finding: " }, ins.finding);
-        s += &format!("   {}{}\n", if zh { "行动：" } else { "Action: " }, ins.action);
-        s += &format!("   {}{}\n", if zh { "预期效果：" } else { "Expected impact: " }, ins.expected_impact);
+        s += &format!("{}. [{}] P{}\n", i + 1, crate::i18n::area_name(lang, &ins.area), ins.priority);
+        s += &format!("   {}{}\n", w(&ui::FINDING), ins.finding);
+        s += &format!("   {}{}\n", w(&ui::ACTION), ins.action);
+        s += &format!("   {}{}\n", w(&ui::EXPECTED_IMPACT), ins.expected_impact);
     }
     s += "\n";
     if let Some(m) = &o.model {
-        s += &format!("{}{m}\n", if zh { "模型：" } else { "Model: " });
+        s += &format!("{}{m}\n", w(&ui::MODEL));
     }
     if o.cached {
-        s += &format!("{}{:.3} s\n", if zh { "来自缓存，无需推理：" } else { "From the cache, no inference: " }, o.seconds);
+        s += &format!("{}{:.3} s\n", w(&ui::FROM_CACHE), o.seconds);
     } else if o.tokens > 0 {
         s += &format!(
             "{} {} tokens, {:.1} tokens/s; {} {:.1} s ({} {:.1} s)\n",
-            if zh { "生成" } else { "Generated" },
+            w(&ui::GENERATED),
             o.tokens,
             o.tokens_per_sec,
-            if zh { "总计" } else { "total" },
+            w(&ui::TOTAL),
             o.seconds,
-            if zh { "加载模型" } else { "model load" },
+            w(&ui::MODEL_LOAD),
             o.load_seconds
         );
     }

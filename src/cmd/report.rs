@@ -1,7 +1,7 @@
 //! `ecomm report`: the PDF report plus every chart as PNG and SVG (built by [`crate::report::build`]).
 
 use crate::cli::ReportArgs;
-use crate::i18n::Lang;
+use crate::i18n::{ui, Lang};
 use crate::report::build::{generate, ReportConfig, Written};
 use crate::store::OpenOptions;
 use anyhow::Result;
@@ -26,16 +26,13 @@ pub fn run(a: ReportArgs) -> Result<()> {
 
 /// Prints where the report and charts went.
 pub fn print_written(w: &Written, lang: Lang) {
-    let (head, charts, font) = match lang {
-        Lang::Zh => ("报告已生成", "图表", "字体"),
-        Lang::En => ("Report written", "Charts", "Font"),
-    };
+    let (head, charts, font) = (ui::REPORT_WRITTEN.get(lang), ui::CHARTS.get(lang), ui::FONT.get(lang));
     crate::outln!(
         "{head}: {} ({:.0} KB, {} {}, {:.2} s)",
         w.pdf.display(),
         w.bytes as f64 / 1024.0,
         w.pages,
-        if lang == Lang::Zh { "页" } else { "pages" },
+        ui::PAGES.get(lang),
         w.seconds
     );
     let dir = w.charts.first().and_then(|p| p.parent()).map(|p| p.display().to_string()).unwrap_or_default();

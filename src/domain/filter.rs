@@ -70,18 +70,4 @@ impl Filter {
     pub fn keeps(&self, b: &str) -> bool {
         self.behaviors.is_empty() || self.behaviors.iter().any(|x| x == b)
     }
-
-    /// A short description for cover pages and the fact sheet, e.g. "behaviours pv, buy · categories 2520377"
-    /// (`zh`: "行为 pv, buy · 类目 2520377"); empty when the filter keeps every event.
-    pub fn describe(&self, zh: bool) -> String {
-        let mut parts = Vec::new();
-        if !self.behaviors.is_empty() {
-            parts.push(format!("{}{}", if zh { "行为 " } else { "behaviours " }, self.behaviors.join(", ")));
-        }
-        if !self.categories.is_empty() {
-            let ids: Vec<String> = self.categories.iter().map(|c| c.to_string()).collect();
-            parts.push(format!("{}{}", if zh { "类目 " } else { "categories " }, ids.join(", ")));
-        }
-        parts.join(" · ")
-    }
 }

@@ -1,9 +1,11 @@
 //! The catalogue of user-facing strings, in Chinese and English, so both stay complete together:
 //! the labels table, and the names of stages, segments and their actions (one translation per name).
-//! Imports nothing of ecomm; every layer may use it. Whole sentences are in [`prose`].
+//! Imports nothing of ecomm; every layer may use it. Whole sentences are in [`prose`], phrases of
+//! the outputs (headings, captions, summary words) in [`ui`], the dashboard's labels in [`dashboard`].
 
 pub mod dashboard;
 pub mod prose;
+pub mod ui;
 
 /// Output language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
@@ -132,6 +134,37 @@ pub fn segment_zh(segment: &str) -> &'static str {
     }
 }
 
+/// A filter in words for cover pages and the fact sheet, e.g. "behaviours pv, buy · categories
+/// 2520377" ("行为 pv, buy · 类目 2520377"); empty when it keeps every event.
+pub fn describe_filter(lang: Lang, behaviors: &[String], categories: &[i64]) -> String {
+    let zh = lang == Lang::Zh;
+    let mut parts = Vec::new();
+    if !behaviors.is_empty() {
+        parts.push(format!("{}{}", if zh { "行为 " } else { "behaviours " }, behaviors.join(", ")));
+    }
+    if !categories.is_empty() {
+        let ids: Vec<String> = categories.iter().map(|c| c.to_string()).collect();
+        parts.push(format!("{}{}", if zh { "类目 " } else { "categories " }, ids.join(", ")));
+    }
+    parts.join(" · ")
+}
+
+/// An area's display name in `lang`.
+pub fn area_name(lang: Lang, area: &str) -> String {
+    let zh = match area {
+        "conversion" => "转化",
+        "timing" => "时段",
+        "segments" => "用户分层",
+        "retention" => "留存",
+        _ => "类目",
+    };
+    if lang == Lang::Zh {
+        zh.into()
+    } else {
+        area.into()
+    }
+}
+
 /// A funnel stage's display name: "浏览 pv" in Chinese, "pv" in English.
 pub fn stage_name(lang: Lang, stage: &str) -> String {
     let zh = match stage {
@@ -147,9 +180,9 @@ pub fn stage_name(lang: Lang, stage: &str) -> String {
     }
 }
 
-/// `zh` or `en` by `lang`.
-pub fn tr(lang: Lang, zh: &str, en: &str) -> String {
-    if lang == Lang::Zh { zh } else { en }.to_string()
+/// A catalogue phrase in `lang`, owned.
+pub fn tr(lang: Lang, t: &prose::Tr) -> String {
+    t.get(lang).to_string()
 }
 
 /// Formats an integer with thousands separators.

@@ -88,6 +88,40 @@ tr!(
     "Category {cat} leads with {buys} buys. The top {n} categories hold {share} of all {all_buys} buys, so they come first for stock and placement."
 );
 
+// The report's page footer, and the note under its insights heading (`report`).
+tr!(FOOTER, "{title}  ·  第 {p} / {n} 页", "{title}  ·  Page {p} of {n}");
+tr!(
+    NOTE_RULES,
+    "以下建议由确定性规则根据本报告中的数字生成，未使用语言模型。",
+    "These recommendations come from deterministic rules applied to the numbers in this report; no language model was used."
+);
+tr!(
+    NOTE_LLM,
+    "以下建议由本地大模型（{model}）生成，引用的每个数字都已与事实表核对。",
+    "Written by a local language model ({model}); every number cited was checked against the fact sheet."
+);
+
+// Notes on where the insights came from (`insights`).
+tr!(
+    HOW_TO_ENABLE,
+    "启用本地大模型：用 --model PATH.gguf、设置 ECOMM_MODEL，或把 .gguf 文件放进 models/（推荐 Qwen2.5 1.5B/3B Instruct GGUF，见 README）。",
+    "To use a local LLM: pass --model PATH.gguf, set ECOMM_MODEL, or put a .gguf file in models/ (Qwen2.5 1.5B/3B Instruct GGUF recommended; see the README)."
+);
+tr!(
+    NOTE_DROPPED,
+    "{dropped} 条建议引用了事实表之外的数字，已丢弃并重新生成一次。",
+    "{dropped} insight(s) cited numbers not in the fact sheet; they were dropped and regenerated once."
+);
+tr!(
+    NOTE_FAILED,
+    "模型的建议未通过检查（有效 {valid} 条，丢弃 {dropped} 条）。",
+    "The model's insights did not pass the checks ({valid} valid, {dropped} dropped)."
+);
+tr!(NOTE_RULES_INSTEAD, "（已改用规则建议）", "(rule-based insights shown instead)");
+tr!(NOTE_RULES_ASKED, "按要求只使用规则建议。", "Rule-based insights, as requested.");
+tr!(NOTE_NO_MODEL, "未配置模型，以下为基于规则的建议。", "No model is configured; these insights come from rules. ");
+tr!(NOTE_BAD_MODEL, "无法读取模型", "Cannot read the model");
+
 // The LLM's fact sheet (`insights::facts`), one line each.
 tr!(FACT_RANGE, "区间: {from} 至 {to}，共 {days} 天，时区 {tz}", "Range: {from} to {to}, {days} days, time zone {tz}");
 tr!(FACT_FILTER, "筛选（以下数字只含这些事件）: {filter}", "Filter (every number below covers these events only): {filter}");

@@ -31,7 +31,7 @@ pub struct DateValue {
 /// The digest; see the module docs for each derived figure.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Facts {
-    /// The event filter besides the range ("" when none), as [`crate::metrics::Filter::describe`] in English.
+    /// The event filter besides the range ("" when none), as [`crate::i18n::describe_filter`] in English.
     pub filter: String,
     /// First date of the range.
     pub from: NaiveDate,
@@ -141,7 +141,7 @@ impl Facts {
         let top: Vec<(i64, u64)> = m.top_categories.iter().map(|c| (c.category_id, c.buys)).collect();
         let top_sum: u64 = top.iter().map(|c| c.1).sum();
         Facts {
-            filter: m.filter.describe(false),
+            filter: crate::i18n::describe_filter(crate::i18n::Lang::En, &m.filter.behaviors, &m.filter.categories),
             from: m.range.from,
             to: m.range.to,
             days: ((m.range.to - m.range.from).num_days() + 1) as u32,

@@ -41,6 +41,7 @@ pub enum Source {
     Llm,
 }
 
+use crate::i18n::prose::{self, fill};
 use crate::i18n::Lang;
 use facts::Facts;
 use std::path::Path;
@@ -110,22 +111,6 @@ pub struct Outcome {
     pub attempts: Vec<Attempt>,
 }
 
-/// An area's display name in `lang`.
-pub fn area_name(lang: Lang, area: &str) -> String {
-    let zh = match area {
-        "conversion" => "转化",
-        "timing" => "时段",
-        "segments" => "用户分层",
-        "retention" => "留存",
-        _ => "类目",
-    };
-    if lang == Lang::Zh {
-        zh.into()
-    } else {
-        area.into()
-    }
-}
-
 fn rules_outcome(req: &Request, note: String, model: Option<String>) -> Outcome {
     Outcome {
         source: Source::Rules,
@@ -144,10 +129,7 @@ fn rules_outcome(req: &Request, note: String, model: Option<String>) -> Outcome 
 }
 
 fn how_to_enable(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Zh => "启用本地大模型：用 --model PATH.gguf、设置 ECOMM_MODEL，或把 .gguf 文件放进 models/（推荐 Qwen2.5 1.5B/3B Instruct GGUF，见 README）。",
-        Lang::En => "To use a local LLM: pass --model PATH.gguf, set ECOMM_MODEL, or put a .gguf file in models/ (Qwen2.5 1.5B/3B Instruct GGUF recommended; see the README).",
-    }
+    prose::HOW_TO_ENABLE.get(lang)
 }
 
 /// Insights for `req`: from the model when one is found and loads (cached in the app DB),
@@ -211,19 +193,11 @@ fn generate_rounds(model: &llm::Model, req: &Request) -> Result<(Vec<Insight>, V
 
 /// The outcome of the model's rounds: its insights when at least 3 passed the checks, else the
 /// rules' insights with the model's attempts and a note saying why.
-fn llm_outcome(req: &Request, zh: bool, kept: Vec<Insight>, attempts: Vec<Attempt>, shown: String, load_seconds: f64) -> Outcome {
+fn llm_outcome(req: &Request, kept: Vec<Insight>, attempts: Vec<Attempt>, shown: String, load_seconds: f64) -> Outcome {
     let tokens: usize = attempts.iter().map(|a| a.tokens).sum();
     let gen_seconds: f64 = attempts.iter().map(|a| a.seconds).sum();
     let dropped: usize = attempts.iter().map(|a| a.dropped.len()).sum();
-    let note = if dropped > 0 {
-        if zh {
-            format!("{dropped} 条建议引用了事实表之外的数字，已丢弃并重新生成一次。")
-        } else {
-            format!("{dropped} insight(s) cited numbers not in the fact sheet; they were dropped and regenerated once.")
-        }
-    } else {
-        String::new()
-    };
+    let note = if dropped > 0 { fill(req.lang, &prose::NOTE_DROPPED, &[("dropped", dropped.to_string())]) } else { String::new() };
     let mut outcome = Outcome {
         source: Source::Llm,
         insights: kept,
@@ -239,11 +213,8 @@ fn llm_outcome(req: &Request, zh: bool, kept: Vec<Insight>, attempts: Vec<Attemp
         attempts,
     };
     if outcome.insights.len() < 3 {
-        outcome.note = if zh {
-            format!("模型的建议未通过检查（有效 {} 条，丢弃 {dropped} 条）。", outcome.insights.len())
-        } else {
-            format!("The model's insights did not pass the checks ({} valid, {dropped} dropped).", outcome.insights.len())
-        };
+        let counts = [("valid", outcome.insights.len().to_string()), ("dropped", dropped.to_string())];
+        outcome.note = fill(req.lang, &prose::NOTE_FAILED, &counts);
         outcome = Outcome {
             attempts: std::mem::take(&mut outcome.attempts),
             dropped,
@@ -251,11 +222,7 @@ fn llm_outcome(req: &Request, zh: bool, kept: Vec<Insight>, attempts: Vec<Attemp
             tokens,
             tokens_per_sec: outcome.tokens_per_sec,
             load_seconds: outcome.load_seconds,
-            ..rules_outcome(
-                req,
-                format!("{} {}", outcome.note, if zh { "（已改用规则建议）" } else { "(rule-based insights shown instead)" }),
-                outcome.model.clone(),
-            )
+            ..rules_outcome(req, format!("{} {}", outcome.note, prose::NOTE_RULES_INSTEAD.get(req.lang)), outcome.model.clone())
         };
     }
     outcome
@@ -263,25 +230,17 @@ fn llm_outcome(req: &Request, zh: bool, kept: Vec<Insight>, attempts: Vec<Attemp
 
 fn produce_inner(req: &Request, zh: bool) -> Outcome {
     if !req.use_llm {
-        return rules_outcome(req, if zh { "按要求只使用规则建议。".into() } else { "Rule-based insights, as requested.".into() }, None);
+        return rules_outcome(req, prose::NOTE_RULES_ASKED.get(req.lang).into(), None);
     }
     let Some(path) = llm::find_model(req.model) else {
-        let note = format!(
-            "{}{}",
-            if zh {
-                "未配置模型，以下为基于规则的建议。"
-            } else {
-                "No model is configured; these insights come from rules. "
-            },
-            how_to_enable(req.lang)
-        );
+        let note = format!("{}{}", prose::NOTE_NO_MODEL.get(req.lang), how_to_enable(req.lang));
         return rules_outcome(req, note, None);
     };
     let shown = path.display().to_string();
     let model_hash = match llm::model_hash(&path) {
         Ok(h) => h,
         Err(e) => {
-            let note = format!("{} {shown}: {e}. {}", if zh { "无法读取模型" } else { "Cannot read the model" }, how_to_enable(req.lang));
+            let note = format!("{} {shown}: {e}. {}", prose::NOTE_BAD_MODEL.get(req.lang), how_to_enable(req.lang));
             return rules_outcome(req, note, Some(shown));
         }
     };
@@ -307,7 +266,7 @@ fn produce_inner(req: &Request, zh: bool) -> Outcome {
             return rules_outcome(req, note, Some(shown));
         }
     };
-    let mut outcome = llm_outcome(req, zh, kept, attempts, shown, model.load_seconds);
+    let mut outcome = llm_outcome(req, kept, attempts, shown, model.load_seconds);
     outcome.seconds = t0.elapsed().as_secs_f64();
     if let Some(app) = req.app {
         if let Ok(json) = serde_json::to_string(&outcome) {

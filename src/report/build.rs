@@ -4,7 +4,8 @@
 
 use crate::appdb::AppDb;
 use crate::domain::{DateRange, Filter};
-use crate::i18n::Lang;
+use crate::i18n::prose::{self, fill};
+use crate::i18n::{ui, Lang};
 use crate::insights::{facts::Facts, produce, Request, Source};
 use crate::metrics::{Metrics, MetricsError};
 use crate::render::fonts::{self, FontError};
@@ -118,20 +119,10 @@ fn write_charts(drawn: &[super::Drawn], out: &Path) -> Result<Vec<PathBuf>, Repo
 }
 
 /// The line under the insights heading: where they came from, and the outcome's own note.
-fn insights_note(o: &crate::insights::Outcome, zh: bool) -> String {
-    let mut note = match (o.source, zh) {
-        (Source::Rules, true) => "以下建议由确定性规则根据本报告中的数字生成，未使用语言模型。".to_string(),
-        (Source::Rules, false) => {
-            "These recommendations come from deterministic rules applied to the numbers in this report; no language model was used."
-                .to_string()
-        }
-        (Source::Llm, true) => {
-            format!("以下建议由本地大模型（{}）生成，引用的每个数字都已与事实表核对。", o.model.clone().unwrap_or_default())
-        }
-        (Source::Llm, false) => format!(
-            "Written by a local language model ({}); every number cited was checked against the fact sheet.",
-            o.model.clone().unwrap_or_default()
-        ),
+fn insights_note(o: &crate::insights::Outcome, lang: Lang) -> String {
+    let mut note = match o.source {
+        Source::Rules => prose::NOTE_RULES.get(lang).to_string(),
+        Source::Llm => fill(lang, &prose::NOTE_LLM, &[("model", o.model.clone().unwrap_or_default())]),
     };
     if !o.note.is_empty() {
         note = format!("{note} {}", o.note);
@@ -145,8 +136,7 @@ pub fn generate(c: &ReportConfig) -> Result<Written, ReportError> {
     let pb = if c.progress { ProgressBar::new(5) } else { ProgressBar::hidden() };
     pb.set_style(ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg} {elapsed}").expect("template"));
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
-    let zh = c.lang == Lang::Zh;
-    pb.set_message(if zh { "计算指标" } else { "computing metrics" });
+    pb.set_message(ui::STEP_METRICS.get(c.lang));
     let conn = store::open(&c.db, Mode::ReadOnly, &c.open)?;
     let m = Metrics::for_db(&conn, &c.db, c.range, &c.filter)?;
     let totals = store::ingest_totals(&conn)?;
@@ -154,21 +144,21 @@ pub fn generate(c: &ReportConfig) -> Result<Written, ReportError> {
     drop(conn);
     pb.inc(1);
 
-    pb.set_message(if zh { "查找字体" } else { "finding a font" });
+    pb.set_message(ui::STEP_FONT.get(c.lang));
     let font = fonts::find(c.font.as_deref(), c.lang)?;
     crate::domain::trace_here("report: font found");
     pb.inc(1);
 
-    pb.set_message(if zh { "绘制图表" } else { "drawing charts" });
+    pb.set_message(ui::STEP_CHARTS.get(c.lang));
     let drawn = super::draw(super::charts(&m, c.lang), &font).map_err(ReportError::Charts)?;
     crate::domain::trace_here("report: charts drawn");
     let chart_files = write_charts(&drawn, &c.out)?;
     pb.inc(1);
 
     crate::domain::trace_here("report: chart files written");
-    pb.set_message(if zh { "排版 PDF" } else { "laying out the PDF" });
+    pb.set_message(ui::STEP_LAYOUT.get(c.lang));
     let facts = Facts::from_metrics(&m);
-    pb.set_message(if zh { "生成运营建议" } else { "insights" });
+    pb.set_message(ui::STEP_INSIGHTS.get(c.lang));
     let app = AppDb::open(&crate::appdb::path_for(&c.db)).ok();
     let o = produce(&Request {
         facts: &facts,
@@ -179,7 +169,7 @@ pub fn generate(c: &ReportConfig) -> Result<Written, ReportError> {
         app: app.as_ref(),
         use_llm: c.llm,
     });
-    let note = insights_note(&o, zh);
+    let note = insights_note(&o, c.lang);
     let input = super::Input {
         metrics: &m,
         facts: &facts,
@@ -195,7 +185,7 @@ pub fn generate(c: &ReportConfig) -> Result<Written, ReportError> {
     let (bytes, pages) = super::pdf(&input, &font, drawn).map_err(ReportError::Pdf)?;
     crate::domain::trace_here("report: PDF laid out");
     pb.inc(1);
-    pb.set_message(if zh { "写入文件" } else { "writing" });
+    pb.set_message(ui::STEP_WRITE.get(c.lang));
     write_atomic(&c.out, &bytes)?;
     pb.inc(1);
     pb.finish_and_clear();

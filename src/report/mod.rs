@@ -8,7 +8,7 @@
 pub mod build;
 pub mod narrative;
 
-use crate::i18n::{int, pct, segment_name, stage_name, t, tr, Lang};
+use crate::i18n::{int, pct, segment_name, stage_name, t, tr, ui, Lang};
 use crate::insights::facts::Facts;
 use crate::insights::{Insight, Source};
 use crate::metrics::Metrics;
@@ -56,14 +56,14 @@ pub struct Drawn {
 /// Length: a declarative list, one literal per chart, in report order.
 pub fn charts(m: &Metrics, lang: Lang) -> Vec<Chart> {
     let fmt: fn(f64) -> String = if lang == Lang::Zh { num::compact_zh } else { num::compact_en };
-    let empty = tr(lang, "区间内没有可绘制的数据", "Nothing to draw in this range");
+    let empty = tr(lang, &ui::NOTHING_TO_DRAW_IN_THIS);
     let stages = m
         .funnel
         .iter()
         .enumerate()
         .map(|(i, s)| {
             let note = if i == 0 {
-                vec![tr(lang, "基准 100%", "base 100%")]
+                vec![tr(lang, &ui::BASE_100)]
             } else {
                 vec![
                     format!("{} {}", t(lang, "rate_prev"), pct(s.rate_from_prev)),
@@ -86,24 +86,24 @@ pub fn charts(m: &Metrics, lang: Lang) -> Vec<Chart> {
     vec![
         Chart {
             name: "funnel",
-            title: tr(lang, "转化漏斗（各阶段用户数）", "Conversion funnel (users per stage)"),
+            title: tr(lang, &ui::CONVERSION_FUNNEL_USERS_PER_STAGE),
             kind: Kind::Funnel { stages },
             empty_note: empty.clone(),
             fmt,
         },
         Chart {
             name: "hourly",
-            title: tr(lang, "24 小时行为分布", "Activity by hour of day"),
+            title: tr(lang, &ui::ACTIVITY_BY_HOUR_OF_DAY),
             kind: Kind::Lines {
                 x: (0..24).map(|h| format!("{h}")).collect(),
                 x_every: 2,
                 left: vec![hourly_series("pv", |h| h.pv)],
                 right: vec![hourly_series("fav", |h| h.fav), hourly_series("cart", |h| h.cart), hourly_series("buy", |h| h.buy)],
-                left_desc: tr(lang, "浏览事件数（次）", "pv events"),
-                right_desc: tr(lang, "收藏/加购/购买事件数（次）", "fav / cart / buy events"),
-                x_desc: format!("{} ({tz})", tr(lang, "小时", "Hour")),
+                left_desc: tr(lang, &ui::PV_EVENTS),
+                right_desc: tr(lang, &ui::FAV_CART_BUY_EVENTS),
+                x_desc: format!("{} ({tz})", tr(lang, &ui::HOUR)),
                 marks: peaks,
-                mark_note: tr(lang, "高峰时段 ", "peak hours "),
+                mark_note: tr(lang, &ui::PEAK_HOURS),
                 percent: false,
             },
             empty_note: empty.clone(),
@@ -111,18 +111,15 @@ pub fn charts(m: &Metrics, lang: Lang) -> Vec<Chart> {
         },
         Chart {
             name: "daily",
-            title: tr(lang, "每日趋势：活跃用户与购买", "Daily trend: active users and buys"),
+            title: tr(lang, &ui::DAILY_TREND_ACTIVE_USERS_AND),
             kind: Kind::Lines {
                 x: dates.clone(),
                 x_every: 1 + dates.len() / 16,
-                left: vec![Series {
-                    name: tr(lang, "活跃用户 UV", "Active users (UV)"),
-                    values: m.daily.iter().map(|d| d.users as f64).collect(),
-                }],
-                right: vec![Series { name: tr(lang, "购买次数", "Buys"), values: m.daily.iter().map(|d| d.buy as f64).collect() }],
-                left_desc: tr(lang, "活跃用户（人）", "Users"),
-                right_desc: tr(lang, "购买（次）", "Buy events"),
-                x_desc: format!("{} ({tz})", tr(lang, "日期", "Date")),
+                left: vec![Series { name: tr(lang, &ui::ACTIVE_USERS_UV), values: m.daily.iter().map(|d| d.users as f64).collect() }],
+                right: vec![Series { name: tr(lang, &ui::BUYS), values: m.daily.iter().map(|d| d.buy as f64).collect() }],
+                left_desc: tr(lang, &ui::USERS),
+                right_desc: tr(lang, &ui::BUY_EVENTS),
+                x_desc: format!("{} ({tz})", tr(lang, &ui::DATE)),
                 marks: Vec::new(),
                 mark_note: String::new(),
                 percent: false,
@@ -132,18 +129,18 @@ pub fn charts(m: &Metrics, lang: Lang) -> Vec<Chart> {
         },
         Chart {
             name: "retention",
-            title: tr(lang, "次日留存率（按日期）", "Day-1 retention by date"),
+            title: tr(lang, &ui::DAY_1_RETENTION_BY_DATE),
             kind: Kind::Bars {
                 bars: m.retention.iter().map(|r| (r.date.format("%m-%d").to_string(), r.rate * 100.0, pct(r.rate))).collect(),
                 horizontal: false,
-                desc: tr(lang, "次日留存率（%）", "Retention (%)"),
+                desc: tr(lang, &ui::RETENTION),
             },
-            empty_note: tr(lang, "区间只有一天，无法计算次日留存", "A single day: no day-1 retention"),
+            empty_note: tr(lang, &ui::A_SINGLE_DAY_NO_DAY),
             fmt,
         },
         Chart {
             name: "rfm",
-            title: tr(lang, "RFM 用户分层（购买用户）", "RFM segments (buyers)"),
+            title: tr(lang, &ui::RFM_SEGMENTS_BUYERS),
             kind: Kind::Bars {
                 bars: m
                     .rfm
@@ -152,24 +149,24 @@ pub fn charts(m: &Metrics, lang: Lang) -> Vec<Chart> {
                     .map(|s| (segment_name(lang, &s.segment), s.users as f64, format!("{} ({})", int(s.users), pct(s.share))))
                     .collect(),
                 horizontal: true,
-                desc: tr(lang, "用户数（人）", "Users"),
+                desc: tr(lang, &ui::USERS_2),
             },
-            empty_note: tr(lang, "区间内没有购买用户", "No buyers in this range"),
+            empty_note: tr(lang, &ui::NO_BUYERS_IN_THIS_RANGE),
             fmt,
         },
         Chart {
             name: "categories",
-            title: tr(lang, "购买量 Top 10 类目", "Top 10 categories by buys"),
+            title: tr(lang, &ui::TOP_10_CATEGORIES_BY_BUYS),
             kind: Kind::Bars {
                 bars: m
                     .top_categories
                     .iter()
-                    .map(|c| (format!("{} {}", tr(lang, "类目", "cat."), c.category_id), c.buys as f64, int(c.buys)))
+                    .map(|c| (format!("{} {}", tr(lang, &ui::CAT), c.category_id), c.buys as f64, int(c.buys)))
                     .collect(),
                 horizontal: true,
-                desc: tr(lang, "购买次数（次）", "Buy events"),
+                desc: tr(lang, &ui::BUY_EVENTS_2),
             },
-            empty_note: tr(lang, "区间内没有购买", "No buys in this range"),
+            empty_note: tr(lang, &ui::NO_BUYS_IN_THIS_RANGE),
             fmt,
         },
     ]
@@ -193,7 +190,7 @@ pub fn draw(charts: Vec<Chart>, font: &Font) -> Result<Vec<Drawn>, DrawError> {
 fn cover_page(d: &mut Doc, input: &Input, title: &str) {
     let (m, lang) = (input.metrics, input.lang);
     d.set_y(600.0);
-    d.text_at(54.0, 640.0, 11.0, ink::MUTED, &tr(lang, "电商用户行为分析", "E-commerce user behaviour analytics"));
+    d.text_at(54.0, 640.0, 11.0, ink::MUTED, &tr(lang, &ui::E_COMMERCE_USER_BEHAVIOUR_ANALYTICS));
     d.rect(54.0, 628.0, 60.0, 3.0, ink::ACCENT);
     d.text_at(54.0, 590.0, 28.0, ink::ACCENT, title);
     d.set_y(560.0);
@@ -201,26 +198,18 @@ fn cover_page(d: &mut Doc, input: &Input, title: &str) {
     let window = format!("{} – {}", m.range.window_start, m.range.window_end);
     let sources = if input.sources.is_empty() { "-".to_string() } else { input.sources.join(", ") };
     let mut cover = vec![
-        vec![tr(lang, "数据来源", "Data source"), format!("{}  ({}: {})", sources, tr(lang, "数据库", "DB"), input.db)],
+        vec![tr(lang, &ui::DATA_SOURCE), format!("{}  ({}: {})", sources, tr(lang, &ui::DB), input.db)],
         vec![t(lang, "range").to_string(), range],
         vec![t(lang, "window").to_string(), window],
         vec![t(lang, "timezone").to_string(), m.range.timezone.clone()],
-        vec![tr(lang, "事件数", "Events analysed"), int(m.totals.events)],
-        vec![tr(lang, "生成时间", "Generated"), input.generated.clone()],
+        vec![tr(lang, &ui::EVENTS_ANALYSED), int(m.totals.events)],
+        vec![tr(lang, &ui::GENERATED_AT), input.generated.clone()],
     ];
     if !m.filter.is_all() {
-        cover.insert(2, vec![tr(lang, "筛选", "Filter"), m.filter.describe(lang == Lang::Zh)]);
+        cover.insert(2, vec![tr(lang, &ui::FILTER), crate::i18n::describe_filter(lang, &m.filter.behaviors, &m.filter.categories)]);
     }
-    d.table(&[tr(lang, "项目", "Item"), tr(lang, "内容", "Value")], &cover, &[0.25, 0.75], &[Align::Left, Align::Left], 10.0);
-    d.paragraph(
-        &tr(
-            lang,
-            "本报告由 ecomm 根据清洗后的用户行为数据自动生成；所有数字与 `ecomm analyze` 的输出一致，指标定义见附录。",
-            "Generated by ecomm from the cleaned user behaviour data; every number equals `ecomm analyze` and every metric is defined in the appendix.",
-        ),
-        9.0,
-        ink::MUTED,
-    );
+    d.table(&[tr(lang, &ui::ITEM), tr(lang, &ui::VALUE)], &cover, &[0.25, 0.75], &[Align::Left, Align::Left], 10.0);
+    d.paragraph(&tr(lang, &ui::GENERATED_BY_ECOMM_FROM_THE), 9.0, ink::MUTED);
     d.new_page();
 }
 
@@ -229,31 +218,19 @@ fn key_figures(d: &mut Doc, m: &Metrics, lang: Lang) {
     d.heading(&format!("1. {}", t(lang, "kpis")), 1);
     let k = &m.kpis;
     let kpis = vec![
-        vec![t(lang, "uv").to_string(), int(k.uv), tr(lang, "有任何行为的不同用户", "distinct users with any event")],
-        vec![t(lang, "pv").to_string(), int(k.pv), tr(lang, "浏览事件数", "page-view events")],
-        vec![tr(lang, "购买次数", "Buy events"), int(k.buys), tr(lang, "购买事件数", "buy events")],
-        vec![t(lang, "buyers").to_string(), int(k.buyers), tr(lang, "至少购买一次的用户", "users with at least one buy")],
-        vec![t(lang, "conversion").to_string(), pct(k.pv_to_buy_conversion), tr(lang, "购买用户 / 浏览用户", "buy users / pv users")],
-        vec![
-            t(lang, "repurchase_rate").to_string(),
-            pct(k.repurchase_rate),
-            tr(lang, "购买≥2次用户 / 购买用户", "users with ≥2 buys / buyers"),
-        ],
-        vec![
-            t(lang, "avg_retention").to_string(),
-            pct(k.avg_day1_retention),
-            tr(lang, "各日次日留存率的平均", "mean of the daily day-1 rates"),
-        ],
-        vec![
-            t(lang, "peak_hour").to_string(),
-            format!("{}:00", k.peak_hour),
-            tr(lang, "事件最多的小时（本地时间）", "hour with most events (local time)"),
-        ],
+        vec![t(lang, "uv").to_string(), int(k.uv), tr(lang, &ui::DISTINCT_USERS_WITH_ANY_EVENT)],
+        vec![t(lang, "pv").to_string(), int(k.pv), tr(lang, &ui::PAGE_VIEW_EVENTS)],
+        vec![tr(lang, &ui::BUY_EVENTS_3), int(k.buys), tr(lang, &ui::BUY_EVENTS_4)],
+        vec![t(lang, "buyers").to_string(), int(k.buyers), tr(lang, &ui::USERS_WITH_AT_LEAST_ONE)],
+        vec![t(lang, "conversion").to_string(), pct(k.pv_to_buy_conversion), tr(lang, &ui::BUY_USERS_PV_USERS)],
+        vec![t(lang, "repurchase_rate").to_string(), pct(k.repurchase_rate), tr(lang, &ui::USERS_WITH_2_BUYS_BUYERS)],
+        vec![t(lang, "avg_retention").to_string(), pct(k.avg_day1_retention), tr(lang, &ui::MEAN_OF_THE_DAILY_DAY)],
+        vec![t(lang, "peak_hour").to_string(), format!("{}:00", k.peak_hour), tr(lang, &ui::HOUR_WITH_MOST_EVENTS_LOCAL)],
     ];
     let cards: Vec<(String, String)> = kpis.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
     d.cards(&cards, 4);
     d.table(
-        &[tr(lang, "指标", "Metric"), tr(lang, "数值", "Value"), tr(lang, "说明", "Meaning")],
+        &[tr(lang, &ui::METRIC), tr(lang, &ui::VALUE_2), tr(lang, &ui::MEANING)],
         &kpis,
         &[0.36, 0.2, 0.44],
         &[Align::Left, Align::Right, Align::Left],
@@ -273,9 +250,9 @@ fn analysis_sections(d: &mut Doc, m: &Metrics, f: &Facts, lang: Lang, drawn: Vec
                 "{}: {} {} / {} {}; {} {}, {} {}",
                 stage_name(lang, &s.stage),
                 int(s.users),
-                tr(lang, "人", "users"),
+                tr(lang, &ui::USERS_3),
                 int(s.events),
-                tr(lang, "次", "events"),
+                tr(lang, &ui::EVENTS),
                 t(lang, "rate_prev"),
                 pct(s.rate_from_prev),
                 t(lang, "rate_first"),
@@ -286,15 +263,15 @@ fn analysis_sections(d: &mut Doc, m: &Metrics, f: &Facts, lang: Lang, drawn: Vec
     section(d, lang, 2, t(lang, "funnel").to_string(), funnel_numbers, narrative::funnel(f, lang), drawn.next())?;
     let hour_numbers = vec![
         format!("{}: {}:00", t(lang, "peak_hour"), f.peak_hour),
-        format!("{}: {}:00", tr(lang, "低谷时段", "Trough hour"), f.trough_hour),
-        format!("{}: {:.1}×", tr(lang, "高峰/低谷事件比", "Peak / trough events"), f.peak_to_trough),
-        format!("{}: {}", tr(lang, "18–24 点事件占比", "Share of events 18:00–24:00"), pct(f.evening_share)),
-        format!("{}: {}:00", tr(lang, "购买最多的小时", "Hour with most buys"), f.buy_peak_hour),
+        format!("{}: {}:00", tr(lang, &ui::TROUGH_HOUR), f.trough_hour),
+        format!("{}: {:.1}×", tr(lang, &ui::PEAK_TROUGH_EVENTS), f.peak_to_trough),
+        format!("{}: {}", tr(lang, &ui::SHARE_OF_EVENTS_18_00), pct(f.evening_share)),
+        format!("{}: {}:00", tr(lang, &ui::HOUR_WITH_MOST_BUYS), f.buy_peak_hour),
     ];
     section(d, lang, 3, t(lang, "hourly").to_string(), hour_numbers, narrative::hourly(f, lang), drawn.next())?;
-    let mut day_numbers = vec![format!("{}: {}", tr(lang, "日均活跃用户", "Mean daily active users"), int(f.avg_daily_uv.round() as u64))];
+    let mut day_numbers = vec![format!("{}: {}", tr(lang, &ui::MEAN_DAILY_ACTIVE_USERS), int(f.avg_daily_uv.round() as u64))];
     for day in &m.daily {
-        day_numbers.push(format!("{}: UV {}, PV {}, {} {}", day.date, int(day.users), int(day.pv), tr(lang, "购买", "buys"), int(day.buy)));
+        day_numbers.push(format!("{}: UV {}, PV {}, {} {}", day.date, int(day.users), int(day.pv), tr(lang, &ui::BUYS_2), int(day.buy)));
     }
     section(d, lang, 4, t(lang, "daily").to_string(), day_numbers, narrative::daily(f, lang), drawn.next())?;
     let mut ret_numbers = vec![format!("{}: {}", t(lang, "avg_retention"), pct(k.avg_day1_retention))];
@@ -308,7 +285,7 @@ fn analysis_sections(d: &mut Doc, m: &Metrics, f: &Facts, lang: Lang, drawn: Vec
         format!("{}: {}", t(lang, "repurchase_rate"), pct(m.repurchase.rate)),
     ];
     section(d, lang, 6, t(lang, "rfm").to_string(), rfm_numbers, narrative::rfm(f, lang), drawn.next())?;
-    d.heading(&tr(lang, "RFM 分层明细", "RFM segment table"), 2);
+    d.heading(&tr(lang, &ui::RFM_SEGMENT_TABLE), 2);
     let rows = crate::render::table::rfm_rows(m, lang);
     let header: Vec<String> = crate::render::table::rfm_header(lang).iter().map(|h| h.to_string()).collect();
     d.table(
@@ -322,10 +299,8 @@ fn analysis_sections(d: &mut Doc, m: &Metrics, f: &Facts, lang: Lang, drawn: Vec
         .top_categories
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            format!("#{} {} {}: {} {}", i + 1, tr(lang, "类目", "category"), c.category_id, int(c.buys), tr(lang, "次购买", "buys"))
-        })
-        .chain(std::iter::once(format!("{}: {}", tr(lang, "Top 10 占全部购买", "Top-10 share of all buys"), pct(f.top10_buy_share))))
+        .map(|(i, c)| format!("#{} {} {}: {} {}", i + 1, tr(lang, &ui::CATEGORY), c.category_id, int(c.buys), tr(lang, &ui::BUYS_3)))
+        .chain(std::iter::once(format!("{}: {}", tr(lang, &ui::TOP_10_SHARE_OF_ALL), pct(f.top10_buy_share))))
         .collect();
     section(d, lang, 7, t(lang, "top_categories").to_string(), cat_numbers, narrative::categories(f, lang), drawn.next())?;
 
@@ -345,7 +320,7 @@ fn registry_sections(d: &mut Doc, m: &Metrics, lang: Lang) -> usize {
         let align: Vec<Align> = (0..header.len()).map(|i| if i == 0 { Align::Left } else { Align::Right }).collect();
         d.table(&header, &s.rows, &widths, &align, 9.0);
         if !s.headline.is_empty() {
-            d.heading(&tr(lang, "关键数字", "Key numbers"), 2);
+            d.heading(&tr(lang, &ui::KEY_NUMBERS), 2);
             for (label, value) in &s.headline {
                 d.bullet(&format!("{label}{}{value}", if lang == Lang::Zh { "：" } else { ": " }), 9.5);
             }
@@ -361,18 +336,18 @@ fn insights_section(d: &mut Doc, input: &Input, n: usize) {
     d.new_page();
     let (source, insights) = &input.insights;
     let heading = match source {
-        Source::Rules => tr(lang, "运营建议（基于规则，未使用大模型）", "Recommendations (rule-based, no language model)"),
-        Source::Llm => tr(lang, "运营建议（本地大模型生成，数字已核对）", "Recommendations (local language model, numbers checked)"),
+        Source::Rules => tr(lang, &ui::RECOMMENDATIONS_RULE_BASED_NO_LANGUAGE),
+        Source::Llm => tr(lang, &ui::RECOMMENDATIONS_LOCAL_LANGUAGE_MODEL_NUMBERS),
     };
     d.heading(&format!("{n}. {heading}"), 1);
     if !input.insights_note.is_empty() {
         d.paragraph(&input.insights_note, 9.0, ink::MUTED);
     }
     for (i, ins) in insights.iter().enumerate() {
-        d.heading(&format!("{}. [{}] P{}", i + 1, crate::insights::area_name(lang, &ins.area), ins.priority), 2);
-        d.bullet(&format!("{}{}", tr(lang, "发现：", "Finding: "), ins.finding), 9.5);
-        d.bullet(&format!("{}{}", tr(lang, "行动：", "Action: "), ins.action), 9.5);
-        d.bullet(&format!("{}{}", tr(lang, "预期效果：", "Expected impact: "), ins.expected_impact), 9.5);
+        d.heading(&format!("{}. [{}] P{}", i + 1, crate::i18n::area_name(lang, &ins.area), ins.priority), 2);
+        d.bullet(&format!("{}{}", tr(lang, &ui::FINDING), ins.finding), 9.5);
+        d.bullet(&format!("{}{}", tr(lang, &ui::ACTION), ins.action), 9.5);
+        d.bullet(&format!("{}{}", tr(lang, &ui::EXPECTED_IMPACT), ins.expected_impact), 9.5);
     }
 }
 
@@ -380,16 +355,16 @@ fn insights_section(d: &mut Doc, input: &Input, n: usize) {
 fn appendix(d: &mut Doc, input: &Input) {
     let lang = input.lang;
     d.new_page();
-    d.heading(&tr(lang, "附录 A：指标定义", "Appendix A: metric definitions"), 1);
+    d.heading(&tr(lang, &ui::APPENDIX_A_METRIC_DEFINITIONS), 1);
     let more = input.metrics.more.sections().map(|s| (s.title.get(lang), s.definition.get(lang)));
     for (name, def) in narrative::definitions(lang).into_iter().chain(more) {
         d.bullet(&format!("{name}{}{def}", if lang == Lang::Zh { "：" } else { ": " }), 9.0);
     }
-    d.heading(&tr(lang, "附录 B：数据清洗汇总", "Appendix B: cleaning summary"), 1);
+    d.heading(&tr(lang, &ui::APPENDIX_B_CLEANING_SUMMARY), 1);
     let tt = input.totals;
     let rejected = tt.malformed + tt.bad_behavior + tt.out_of_window + tt.duplicate;
     let clean = vec![
-        vec![tr(lang, "导入批次", "Ingests"), int(tt.ingests)],
+        vec![tr(lang, &ui::INGESTS), int(tt.ingests)],
         vec![t(lang, "rows_read").into(), int(tt.rows_read)],
         vec![t(lang, "rows_loaded").into(), int(tt.rows_loaded)],
         vec![t(lang, "rejected").into(), int(rejected)],
@@ -399,16 +374,8 @@ fn appendix(d: &mut Doc, input: &Input) {
         vec![format!("  {}", t(lang, "duplicate")), int(tt.duplicate)],
         vec![t(lang, "rejects_file").into(), crate::store::rejects_path(std::path::Path::new(&input.db)).display().to_string()],
     ];
-    d.table(&[tr(lang, "项目", "Item"), tr(lang, "行数", "Rows")], &clean, &[0.45, 0.55], &[Align::Left, Align::Right], 9.5);
-    d.paragraph(
-        &tr(
-            lang,
-            "清洗规则：去除 BOM、空行与表头；字段数必须为 5 且 ID/时间戳为整数（否则为格式错误）；行为类型须为 pv/fav/cart/buy（不区分大小写）；时间须在时间窗口内；与已导入行完全相同的行为重复行。每条被拒绝的行都记录在拒绝行文件中。",
-            "Cleaning rules: BOM, blank lines and the header are skipped; a row needs exactly 5 fields with integer ids and timestamp (else malformed); the behaviour must be pv/fav/cart/buy (any case); the time must fall in the window; a row identical to one already loaded is a duplicate. Every rejected row is kept in the rejects file.",
-        ),
-        9.0,
-        ink::MUTED,
-    );
+    d.table(&[tr(lang, &ui::ITEM), tr(lang, &ui::ROWS)], &clean, &[0.45, 0.55], &[Align::Left, Align::Right], 9.5);
+    d.paragraph(&tr(lang, &ui::CLEANING_RULES_BOM_BLANK_LINES), 9.0, ink::MUTED);
 }
 
 /// One analysis section: heading, chart, key numbers and a conclusion. It starts a new page
@@ -434,11 +401,11 @@ fn section(
     if let Some(c) = drawn {
         d.image_png(&c.png, WIDTH)?;
     }
-    d.heading(&tr(lang, "关键数字", "Key numbers"), 2);
+    d.heading(&tr(lang, &ui::KEY_NUMBERS), 2);
     for s in numbers {
         d.bullet(&s, 9.5);
     }
-    d.heading(&tr(lang, "结论", "Conclusion"), 2);
+    d.heading(&tr(lang, &ui::CONCLUSION), 2);
     d.paragraph(&conclusion, 10.0, ink::TEXT);
     Ok(())
 }
@@ -446,7 +413,7 @@ fn section(
 /// Lays out the PDF; returns its bytes and page count.
 pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, usize), PdfError> {
     let lang = input.lang;
-    let title = tr(lang, "用户行为分析报告", "User Behaviour Analysis Report");
+    let title = tr(lang, &ui::USER_BEHAVIOUR_ANALYSIS_REPORT);
     let mut d = Doc::new(font, &title)?;
     cover_page(&mut d, input, &title);
     key_figures(&mut d, input.metrics, lang);
@@ -454,9 +421,8 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
     let next = registry_sections(&mut d, input.metrics, lang);
     insights_section(&mut d, input, next);
     appendix(&mut d, input);
-    let footer = |p: usize, n: usize| match lang {
-        Lang::Zh => format!("{title}  ·  第 {p} / {n} 页"),
-        Lang::En => format!("{title}  ·  Page {p} of {n}"),
+    let footer = |p: usize, n: usize| {
+        crate::i18n::prose::fill(lang, &crate::i18n::prose::FOOTER, &[("title", title.clone()), ("p", p.to_string()), ("n", n.to_string())])
     };
     Ok(d.finish(&footer))
 }
