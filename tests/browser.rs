@@ -242,6 +242,12 @@ fn dashboard_in_headless_chromium() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    // The metrics registry's panels: the lifecycle's table, its last row's active users as in the JSON.
+    let last_active = b.js("const r = document.querySelectorAll('#section-lifecycle tr'); return r[r.length - 1].lastChild.textContent");
+    let days = all["lifecycle"].as_array().unwrap();
+    assert_eq!(last_active, int(&days[days.len() - 1]["active"]));
+    assert_eq!(b.js("return document.querySelector('#section-lifecycle h2').textContent"), "用户生命周期（按日期）");
+
     // Hovering the funnel's first bar shows its exact user count.
     b.hover("#funnel rect");
     let tip = b.js("const t = document.getElementById('tip'); return t.hidden ? '' : t.textContent");
