@@ -334,3 +334,58 @@ fn lifecycle_adds_up_on_the_real_sample() {
     // Each user is new exactly once.
     assert_eq!(days.iter().map(|d| n(d, "new")).sum::<u64>(), n(&m["totals"], "users"));
 }
+
+/// Sessions on the fixture (30-minute gap). User 1: [pv cart buy] on 11-25 (600 s), [pv buy] on 11-26
+/// (60 s). User 2: [pv fav] on 11-25 with a gap of exactly 30 minutes (one session, 1800 s), [pv] on
+/// 11-27. User 3: [pv buy] on 11-26 (600 s), [pv cart buy buy] on 11-27 (420 s; path pv → cart →
+/// buy). Users 4 and 5: one pv each. 8 sessions of 5 users; durations 0,0,0,60,420,600,600,1800
+/// (median 240); events 1,1,1,2,2,2,3,4 (median 2); 4 with a buy; both cart sessions bought; the 4
+/// sessions without a buy end on fav once and pv three times.
+#[test]
+fn sessions_and_paths_match_the_hand_count() {
+    let (_d, db) = setup();
+    let s = &analyze(&db, &[])["sessions"];
+    assert_eq!(n(s, "sessions"), 8);
+    assert_eq!(s["sessions_per_user"], 1.6);
+    assert_eq!(s["median_duration_s"], 240.0);
+    assert_eq!(s["median_events"], 2.0);
+    assert_eq!(s["buy_share"], 0.5);
+    assert_eq!(s["cart_abandonment"], 0.0);
+    assert_eq!(s["exits"], json!({"pv": 0.75, "fav": 0.25, "cart": 0.0}));
+    assert_eq!(
+        s["top_paths"],
+        json!([
+            {"path": "pv", "sessions": 3, "share": 0.375},
+            {"path": "pv → buy", "sessions": 2, "share": 0.25},
+            {"path": "pv → cart → buy", "sessions": 2, "share": 0.25},
+            {"path": "pv → fav", "sessions": 1, "share": 0.125}
+        ])
+    );
+    // Carts only: user 1's and user 3's carts are their sessions' only kept events, never bought.
+    let c = &analyze(&db, &["--behavior", "cart"])["sessions"];
+    assert_eq!((n(c, "sessions"), c["cart_abandonment"].as_f64().unwrap()), (2, 1.0));
+    assert_eq!(c["exits"]["cart"], 1.0);
+}
+
+/// Long paths are cut after 6 nodes; equal timestamps sort pv before buy; a gap of 30 minutes and
+/// one second starts a new session.
+#[test]
+fn session_paths_are_cut_and_ties_sorted() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("s.csv");
+    let mut rows = String::new();
+    // User 7: pv fav pv fav pv fav pv, a minute apart: 7 nodes.
+    for (m, b) in ["pv", "fav", "pv", "fav", "pv", "fav", "pv"].iter().enumerate() {
+        rows += &format!("7,70,1,{b},{}\n", bj(0, 12, m as i64, 0));
+    }
+    // User 8: buy and pv of one item in the same second, then a pv 30 min 1 s later.
+    rows += &format!("8,80,1,buy,{}\n8,80,1,pv,{}\n8,81,1,pv,{}\n", bj(0, 9, 0, 0), bj(0, 9, 0, 0), bj(0, 9, 30, 1));
+    std::fs::write(&csv, rows).unwrap();
+    let db = dir.path().join("s.duckdb");
+    ingest(&db, &[&csv], &["--start", "2017-11-25", "--end", "2017-11-25"]);
+    let s = &analyze(&db, &[])["sessions"];
+    let paths: Vec<(String, u64)> =
+        s["top_paths"].as_array().unwrap().iter().map(|p| (p["path"].as_str().unwrap().to_string(), n(p, "sessions"))).collect();
+    assert_eq!(paths, vec![("pv".into(), 1), ("pv → buy".into(), 1), ("pv → fav → pv → fav → pv → fav → …".into(), 1)]);
+    assert_eq!(n(s, "sessions"), 3);
+}

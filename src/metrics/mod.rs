@@ -8,7 +8,7 @@
 //!
 //! The analyses, in the order of the JSON: [`totals`], [`funnel`], [`kpis`] (derived from the
 //! others), [`hourly`], [`daily`], [`retention`], [`repurchase`], [`categories`] (`top_categories`),
-//! [`rfm`], then the analyses of the [`REGISTRY`] ([`lifecycle`]), which every output shows through
+//! [`rfm`], then the analyses of the [`REGISTRY`] ([`lifecycle`], [`sessions`]), which every output shows through
 //! their generic [`section::Section`]. [`sums`] holds the per-user sums that totals, funnel, repurchase and KPIs share, and
 //! [`source`] the relations every analysis reads for a range and filter. To add an analysis, see
 //! `docs/architecture.md`.
@@ -32,6 +32,7 @@ pub mod repurchase;
 pub mod retention;
 pub mod rfm;
 pub mod section;
+pub mod sessions;
 pub mod source;
 pub mod summary;
 pub mod sums;
@@ -109,7 +110,7 @@ pub struct Metrics {
 
 /// The analyses every output shows through their [`section::Section`] (see [`section`]): adding
 /// an analysis is one file in `src/metrics/` and one line here.
-pub const REGISTRY: &[&dyn section::Analysis] = &[&lifecycle::Lifecycle];
+pub const REGISTRY: &[&dyn section::Analysis] = &[&lifecycle::Lifecycle, &sessions::SessionPaths];
 
 impl Metrics {
     /// Computes every analysis for `range` and `filter` from the rollups.

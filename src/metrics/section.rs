@@ -20,6 +20,8 @@ pub enum Cell {
     Int(u64),
     /// A ratio, shown as a percentage with two decimals.
     Rate(f64),
+    /// A measure (seconds, a mean), shown with one decimal.
+    Num(f64),
     /// Text (a date, a name), shown as it is.
     Text(String),
 }
@@ -30,6 +32,7 @@ impl Cell {
         match self {
             Cell::Int(n) => int(*n),
             Cell::Rate(r) => pct(*r),
+            Cell::Num(x) => format!("{x:.1}"),
             Cell::Text(s) => s.clone(),
         }
     }

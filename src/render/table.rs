@@ -155,6 +155,9 @@ pub fn analysis(m: &Metrics, lang: Lang) -> String {
         let s = sec.shown(lang);
         section(&mut o, s.title);
         o.push_str(&table(&s.columns, &s.rows));
+        for (label, value) in &s.headline {
+            let _ = writeln!(o, "{label}: {value}");
+        }
     }
     o
 }

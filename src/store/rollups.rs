@@ -90,7 +90,7 @@ fn small_rollups(prefix: &str, source: &str) -> String {
 pub fn filtered_rollups(conn: &Connection, predicate: &str) -> Result<(), StoreError> {
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE f_events AS
-           SELECT user_id, item_id, category_id, behavior_type, event_date, event_hour FROM user_behavior WHERE {predicate};
+           SELECT user_id, item_id, category_id, behavior_type, ts, event_date, event_hour FROM user_behavior WHERE {predicate};
          CREATE OR REPLACE TEMP TABLE f_user_day AS
            SELECT user_id, event_date, {COUNTS} FROM f_events GROUP BY user_id, event_date;
          {}",

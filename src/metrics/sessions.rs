@@ -1,0 +1,263 @@
+//! **sessions** and paths: each user's kept events in the range, sorted by timestamp (ties: pv,
+//! fav, cart, buy, then item_id), split into sessions wherever the gap to the previous event is
+//! more than 30 minutes (a gap of exactly 30 minutes stays in the session).
+//! - A session's **path** is its sequence of behaviours with consecutive repeats collapsed
+//!   (pv pv cart pv → pv → cart → pv), cut to its first 6 nodes with a trailing "…" when longer;
+//!   the text joins nodes with " → " and ends with " → …" when cut.
+//! - Reported: sessions; sessions per user (users with a kept event); the median session duration
+//!   (last − first event, seconds) and the median events per session (`median`, i.e. the mean of
+//!   the two middle values for an even count); the share of sessions with a buy; **cart
+//!   abandonment** = sessions with a cart and no buy / sessions with a cart; **exits** = the last
+//!   behaviour of the sessions without a buy, as shares of those sessions; the 20 most frequent
+//!   paths with their session counts and shares of all sessions (ties: path text ascending).
+//!
+//! Rates are 0 when their denominator is 0.
+
+use super::section::{Analysis, Cell, Computed, Headline, Section};
+use super::source::{ratio, Ctx};
+use super::MetricsError;
+use crate::domain::BEHAVIORS;
+use crate::i18n::prose::Tr;
+use serde::Serialize;
+
+/// The gap after which a new session starts, in seconds (more than this, not equal).
+pub const GAP_SECS: i64 = 30 * 60;
+/// Nodes of a path before it is cut.
+pub const PATH_NODES: usize = 6;
+/// Paths reported.
+pub const TOP_PATHS: usize = 20;
+
+/// One frequent path.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PathCount {
+    /// The path, e.g. "pv → cart → buy".
+    pub path: String,
+    /// Sessions with this path.
+    pub sessions: u64,
+    /// sessions / all sessions.
+    pub share: f64,
+}
+
+/// Last behaviour of the sessions without a buy, as shares of them.
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct Exits {
+    /// Ended on a pv.
+    pub pv: f64,
+    /// Ended on a fav.
+    pub fav: f64,
+    /// Ended on a cart.
+    pub cart: f64,
+}
+
+/// Sessions and paths.
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct Sessions {
+    /// Sessions.
+    pub sessions: u64,
+    /// sessions / users with a kept event.
+    pub sessions_per_user: f64,
+    /// Median of last − first event time, seconds.
+    pub median_duration_s: f64,
+    /// Median events per session.
+    pub median_events: f64,
+    /// Sessions with a buy / sessions.
+    pub buy_share: f64,
+    /// Sessions with a cart and no buy / sessions with a cart.
+    pub cart_abandonment: f64,
+    /// How the sessions without a buy ended.
+    pub exits: Exits,
+    /// Up to 20 paths, most sessions first.
+    pub top_paths: Vec<PathCount>,
+}
+
+/// One session being read.
+#[derive(Default)]
+struct Open {
+    user: i64,
+    first: i64,
+    last: i64,
+    events: u32,
+    has_buy: bool,
+    has_cart: bool,
+    last_b: u8,
+    /// Path nodes so far (behaviour codes), at most `PATH_NODES + 1` kept.
+    nodes: Vec<u8>,
+}
+
+/// What the sessions add up to while they are read.
+#[derive(Default)]
+struct Tally {
+    durations: Vec<i64>,
+    events: Vec<u32>,
+    users: u64,
+    buy: u64,
+    cart: u64,
+    cart_no_buy: u64,
+    /// Sessions without a buy by last behaviour (pv, fav, cart).
+    exits: [u64; 3],
+    /// Sessions per path key (see [`path_key`]).
+    paths: std::collections::HashMap<u32, u64>,
+}
+
+/// A path as a number: 2 bits per node, then the node count, then whether it was cut.
+fn path_key(nodes: &[u8]) -> u32 {
+    let cut = nodes.len() > PATH_NODES;
+    let kept = &nodes[..nodes.len().min(PATH_NODES)];
+    let mut k = 0u32;
+    for n in kept {
+        k = (k << 2) | *n as u32;
+    }
+    k | ((kept.len() as u32) << 12) | ((cut as u32) << 15)
+}
+
+fn path_text(key: u32) -> String {
+    let len = ((key >> 12) & 7) as usize;
+    let mut parts: Vec<&str> = (0..len).map(|i| BEHAVIORS[((key >> (2 * (len - 1 - i))) & 3) as usize]).collect();
+    if key >> 15 & 1 == 1 {
+        parts.push("…");
+    }
+    parts.join(" → ")
+}
+
+impl Tally {
+    fn close(&mut self, s: &Open) {
+        self.durations.push(s.last - s.first);
+        self.events.push(s.events);
+        self.buy += s.has_buy as u64;
+        self.cart += s.has_cart as u64;
+        self.cart_no_buy += (s.has_cart && !s.has_buy) as u64;
+        if !s.has_buy && s.last_b < 3 {
+            self.exits[s.last_b as usize] += 1;
+        }
+        *self.paths.entry(path_key(&s.nodes)).or_insert(0) += 1;
+    }
+}
+
+/// `median` as DuckDB computes it (`quantile_cont(0.5)`): the mean of the two middle values for
+/// an even count; 0 for none.
+fn median<T: Copy + Ord + Into<f64>>(v: &mut [T]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let m = v.len() / 2;
+    let (_, hi, _) = v.select_nth_unstable(m);
+    let hi: f64 = (*hi).into();
+    if v.len() % 2 == 1 {
+        return hi;
+    }
+    let lo: f64 = (*v[..m].iter().max().expect("lower half")).into();
+    (lo + hi) / 2.0
+}
+
+/// Reads the kept events in session order (one sort in DuckDB, one pass here).
+fn tally(ctx: &Ctx<'_>) -> Result<Tally, MetricsError> {
+    use duckdb::arrow::array::AsArray;
+    use duckdb::arrow::datatypes::{Int64Type, UInt8Type};
+    let mut st = ctx.conn.prepare(&format!(
+        "SELECT user_id, ts, enum_code(behavior_type)::UTINYINT AS b FROM {} WHERE {} ORDER BY user_id, ts, b, item_id",
+        ctx.src.events, ctx.between
+    ))?;
+    let mut t = Tally::default();
+    let mut s: Option<Open> = None;
+    for batch in st.query_arrow([])? {
+        let (us, ts, bs) = (
+            batch.column(0).as_primitive::<Int64Type>(),
+            batch.column(1).as_primitive::<Int64Type>(),
+            batch.column(2).as_primitive::<UInt8Type>(),
+        );
+        for r in 0..batch.num_rows() {
+            let (user, at, b) = (us.value(r), ts.value(r), bs.value(r));
+            match &mut s {
+                Some(o) if o.user == user && at - o.last <= GAP_SECS => {
+                    o.last = at;
+                    o.events += 1;
+                    if o.last_b != b && o.nodes.len() <= PATH_NODES {
+                        o.nodes.push(b);
+                    }
+                    o.last_b = b;
+                    o.has_buy |= b == 3;
+                    o.has_cart |= b == 2;
+                }
+                _ => {
+                    if let Some(o) = s.take() {
+                        t.users += (o.user != user) as u64;
+                        t.close(&o);
+                    } else {
+                        t.users += 1;
+                    }
+                    s = Some(Open { user, first: at, last: at, events: 1, has_buy: b == 3, has_cart: b == 2, last_b: b, nodes: vec![b] });
+                }
+            }
+        }
+    }
+    if let Some(o) = s {
+        t.close(&o);
+    }
+    Ok(t)
+}
+
+/// Computes the sessions and paths for the range and filter.
+pub fn compute(ctx: &Ctx<'_>) -> Result<Sessions, MetricsError> {
+    let mut t = tally(ctx)?;
+    let sessions = t.events.len() as u64;
+    let no_buy = sessions - t.buy;
+    let mut paths: Vec<(String, u64)> = t.paths.iter().map(|(k, n)| (path_text(*k), *n)).collect();
+    paths.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    paths.truncate(TOP_PATHS);
+    Ok(Sessions {
+        sessions,
+        sessions_per_user: ratio(sessions, t.users),
+        median_duration_s: median(&mut t.durations.iter().map(|d| Dur(*d)).collect::<Vec<_>>()),
+        median_events: median(&mut t.events),
+        buy_share: ratio(t.buy, sessions),
+        cart_abandonment: ratio(t.cart_no_buy, t.cart),
+        exits: Exits { pv: ratio(t.exits[0], no_buy), fav: ratio(t.exits[1], no_buy), cart: ratio(t.exits[2], no_buy) },
+        top_paths: paths.into_iter().map(|(path, n)| PathCount { path, sessions: n, share: ratio(n, sessions) }).collect(),
+    })
+}
+
+/// A duration in seconds, as `f64` for the median.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Dur(i64);
+
+impl From<Dur> for f64 {
+    fn from(d: Dur) -> f64 {
+        d.0 as f64
+    }
+}
+
+const TITLE: Tr = Tr {
+    zh: "会话与路径（30 分钟无行为即分割会话）",
+    en: "Sessions and paths (a new session after 30 minutes without events)",
+};
+const COLUMNS: [Tr; 3] = [Tr { zh: "路径", en: "Path" }, Tr { zh: "会话数", en: "Sessions" }, Tr { zh: "占比", en: "Share" }];
+const DEFINITION: Tr = Tr {
+    zh: "每个用户的事件按时间排序（同一时间按 pv、fav、cart、buy 再按商品 ID），与上一事件间隔超过 30 分钟即开始新会话（恰好 30 分钟仍属同一会话）。路径 = 会话内行为序列合并相邻重复后取前 6 个节点（更长时以 … 结尾）。加购放弃率 = 有加购但无购买的会话 / 有加购的会话；离开行为 = 无购买会话的最后一个行为的占比。",
+    en: "Each user's events sorted by time (ties: pv, fav, cart, buy, then item id); a gap of more than 30 minutes starts a new session (exactly 30 minutes stays in it). Path = the session's behaviours with consecutive repeats collapsed, its first 6 nodes (ending in … when longer). Cart abandonment = sessions with a cart and no buy / sessions with a cart; exits = the last behaviour of the sessions without a buy, as shares of them.",
+};
+
+/// Sessions and paths in the registry.
+pub struct SessionPaths;
+
+impl Analysis for SessionPaths {
+    fn compute(&self, ctx: &Ctx<'_>) -> Result<Computed, MetricsError> {
+        let s = compute(ctx)?;
+        let rows = s.top_paths.iter().map(|p| vec![Cell::Text(p.path.clone()), Cell::Int(p.sessions), Cell::Rate(p.share)]).collect();
+        let h = |zh: &'static str, en: &'static str, value: Cell| Headline { label: Tr { zh, en }, value };
+        let headline = vec![
+            h("会话数", "Sessions", Cell::Int(s.sessions)),
+            h("人均会话数", "Sessions per user", Cell::Num(s.sessions_per_user)),
+            h("会话时长中位数（秒）", "Median session duration (s)", Cell::Num(s.median_duration_s)),
+            h("每会话事件数中位数", "Median events per session", Cell::Num(s.median_events)),
+            h("含购买的会话占比", "Sessions with a buy", Cell::Rate(s.buy_share)),
+            h("加购放弃率", "Cart abandonment", Cell::Rate(s.cart_abandonment)),
+            h("无购买会话以浏览结束", "Sessions without a buy ending on pv", Cell::Rate(s.exits.pv)),
+            h("无购买会话以收藏结束", "Sessions without a buy ending on fav", Cell::Rate(s.exits.fav)),
+            h("无购买会话以加购结束", "Sessions without a buy ending on cart", Cell::Rate(s.exits.cart)),
+        ];
+        Ok(Computed {
+            json: serde_json::to_value(&s).expect("sessions JSON"),
+            section: Section { key: "sessions", title: TITLE, columns: COLUMNS.to_vec(), rows, headline, definition: DEFINITION },
+        })
+    }
+}
