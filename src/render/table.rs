@@ -151,15 +151,20 @@ pub fn analysis(m: &Metrics, lang: Lang) -> String {
     o.push_str(&table(&rfm_header(lang), &rows));
     let _ = writeln!(o, "{}: {}", t(lang, "buyers"), int(m.rfm.buyers));
 
+    registry_sections(&mut o, m, lang);
+    o
+}
+
+/// The analyses of the metrics registry: each section's table, then its headline numbers.
+fn registry_sections(o: &mut String, m: &Metrics, lang: Lang) {
     for sec in m.more.sections() {
         let s = sec.shown(lang);
-        section(&mut o, s.title);
+        section(o, s.title);
         o.push_str(&table(&s.columns, &s.rows));
         for (label, value) in &s.headline {
             let _ = writeln!(o, "{label}: {value}");
         }
     }
-    o
 }
 
 /// The RFM table's header and rows (segment, users, share, average R/F/M, action), shared by
