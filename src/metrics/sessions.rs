@@ -159,6 +159,9 @@ fn tally(ctx: &Ctx<'_>) -> Result<Tally, MetricsError> {
     ))?;
     let mut t = Tally::default();
     let mut s: Option<Open> = None;
+    // The store's connections run with `preserve_insertion_order = false`, under which DuckDB may
+    // hand over the batches of an ORDER BY out of order (seen: a user split across batches).
+    ctx.conn.execute_batch("SET preserve_insertion_order = true")?;
     for batch in st.query_arrow([])? {
         let (us, ts, bs) = (
             batch.column(0).as_primitive::<Int64Type>(),
@@ -167,6 +170,15 @@ fn tally(ctx: &Ctx<'_>) -> Result<Tally, MetricsError> {
         );
         for r in 0..batch.num_rows() {
             let (user, at, b) = (us.value(r), ts.value(r), bs.value(r));
+            if let Some(o) = &s {
+                // The pass needs the order asked for: an error, never a wrong count.
+                if user < o.user || (user == o.user && at < o.last) {
+                    return Err(MetricsError::Store(crate::store::StoreError::Io(format!(
+                        "sessions: the events arrived out of order (user {user} after user {}); please report this",
+                        o.user
+                    ))));
+                }
+            }
             match &mut s {
                 Some(o) if o.user == user && at - o.last <= GAP_SECS => {
                     o.last = at;
@@ -190,6 +202,7 @@ fn tally(ctx: &Ctx<'_>) -> Result<Tally, MetricsError> {
             }
         }
     }
+    ctx.conn.execute_batch("SET preserve_insertion_order = false")?;
     if let Some(o) = s {
         t.close(&o);
     }
