@@ -3,6 +3,15 @@
 //! Imports nothing of ecomm; every layer may use it. Whole sentences are in [`prose`], phrases of
 //! the outputs (headings, captions, summary words) in [`ui`], the dashboard's labels in [`dashboard`].
 
+/// A catalogue entry: `tr!(NAME, "中文", "English")` declares `pub const NAME: Tr` (used by
+/// [`prose`] and [`ui`], which have `Tr` in scope).
+macro_rules! tr {
+    ($name:ident, $zh:expr, $en:expr) => {
+        #[allow(missing_docs)]
+        pub const $name: Tr = Tr { zh: $zh, en: $en };
+    };
+}
+
 pub mod dashboard;
 pub mod prose;
 pub mod ui;

@@ -33,13 +33,6 @@ pub fn fill(lang: Lang, tr: &Tr, args: &[(&str, String)]) -> String {
     out
 }
 
-macro_rules! tr {
-    ($name:ident, $zh:expr, $en:expr) => {
-        #[allow(missing_docs)]
-        pub const $name: Tr = Tr { zh: $zh, en: $en };
-    };
-}
-
 // The report's section conclusions (`report::narrative`).
 tr!(
     FUNNEL,

@@ -3,13 +3,6 @@
 
 pub use super::prose::Tr;
 
-macro_rules! tr {
-    ($name:ident, $zh:expr, $en:expr) => {
-        #[allow(missing_docs)]
-        pub const $name: Tr = Tr { zh: $zh, en: $en };
-    };
-}
-
 // The PDF report (`report`).
 tr!(NOTHING_TO_DRAW_IN_THIS, "区间内没有可绘制的数据", "Nothing to draw in this range");
 tr!(BASE_100, "基准 100%", "base 100%");

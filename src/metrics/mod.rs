@@ -131,7 +131,7 @@ impl Metrics {
         let rfm = rfm::compute(&ctx)?;
         trace_here("metrics: rfm");
         let kpis = kpis::compute(&sums, &hourly, &retention, &repurchase);
-        let more = section::More(REGISTRY.iter().map(|a| a.compute(&ctx)).collect::<Result<_, _>>()?);
+        let more = section::More::compute(REGISTRY, &ctx)?;
         trace_here("metrics: registry");
         Ok(Metrics {
             range: range.clone(),
@@ -164,5 +164,5 @@ pub fn registry_for_db(conn: &Connection, db: &std::path::Path, asked: DateRange
     let w = store::require_window(conn, db)?;
     let range = Range::new(&w, asked)?;
     let ctx = source::Ctx::new(conn, &range, filter)?;
-    Ok(section::More(REGISTRY.iter().map(|a| a.compute(&ctx)).collect::<Result<_, _>>()?))
+    section::More::compute(REGISTRY, &ctx)
 }

@@ -126,6 +126,11 @@ impl Serialize for More {
 }
 
 impl More {
+    /// Computes each analysis of `registry` for the context, in order.
+    pub fn compute(registry: &[&dyn Analysis], ctx: &Ctx<'_>) -> Result<More, MetricsError> {
+        Ok(More(registry.iter().map(|a| a.compute(ctx)).collect::<Result<_, _>>()?))
+    }
+
     /// The sections, in registry order.
     pub fn sections(&self) -> impl Iterator<Item = &Section> {
         self.0.iter().map(|c| &c.section)

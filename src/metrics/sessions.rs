@@ -88,7 +88,7 @@ struct Open {
 #[derive(Default)]
 struct Tally {
     durations: Vec<i64>,
-    events: Vec<u32>,
+    events: Vec<i64>,
     users: u64,
     buy: u64,
     cart: u64,
@@ -122,7 +122,7 @@ fn path_text(key: u32) -> String {
 impl Tally {
     fn close(&mut self, s: &Open) {
         self.durations.push(s.last - s.first);
-        self.events.push(s.events);
+        self.events.push(s.events as i64);
         self.buy += s.has_buy as u64;
         self.cart += s.has_cart as u64;
         self.cart_no_buy += (s.has_cart && !s.has_buy) as u64;
@@ -135,17 +135,17 @@ impl Tally {
 
 /// `median` as DuckDB computes it (`quantile_cont(0.5)`): the mean of the two middle values for
 /// an even count; 0 for none.
-fn median<T: Copy + Ord + Into<f64>>(v: &mut [T]) -> f64 {
+fn median(v: &mut [i64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
     let m = v.len() / 2;
     let (_, hi, _) = v.select_nth_unstable(m);
-    let hi: f64 = (*hi).into();
+    let hi = *hi as f64;
     if v.len() % 2 == 1 {
         return hi;
     }
-    let lo: f64 = (*v[..m].iter().max().expect("lower half")).into();
+    let lo = *v[..m].iter().max().expect("lower half") as f64;
     (lo + hi) / 2.0
 }
 
@@ -220,23 +220,13 @@ pub fn compute(ctx: &Ctx<'_>) -> Result<Sessions, MetricsError> {
     Ok(Sessions {
         sessions,
         sessions_per_user: ratio(sessions, t.users),
-        median_duration_s: median(&mut t.durations.iter().map(|d| Dur(*d)).collect::<Vec<_>>()),
+        median_duration_s: median(&mut t.durations),
         median_events: median(&mut t.events),
         buy_share: ratio(t.buy, sessions),
         cart_abandonment: ratio(t.cart_no_buy, t.cart),
         exits: Exits { pv: ratio(t.exits[0], no_buy), fav: ratio(t.exits[1], no_buy), cart: ratio(t.exits[2], no_buy) },
         top_paths: paths.into_iter().map(|(path, n)| PathCount { path, sessions: n, share: ratio(n, sessions) }).collect(),
     })
-}
-
-/// A duration in seconds, as `f64` for the median.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Dur(i64);
-
-impl From<Dur> for f64 {
-    fn from(d: Dur) -> f64 {
-        d.0 as f64
-    }
 }
 
 const TITLE: Tr = Tr {
