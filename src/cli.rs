@@ -1,7 +1,12 @@
 //! Command-line arguments (clap derive only; `cmd/` validates them into config structs).
 
+mod journey;
+
+pub use journey::JourneyArgs;
+
 use crate::domain::{parse_date, DateRange, Filter, FilterError};
 use crate::i18n::Lang;
+use crate::metrics::{MetricsError, Query};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -226,6 +231,9 @@ pub struct AnalyzeArgs {
     /// Event filters.
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// Journey options.
+    #[command(flatten)]
+    pub journey: JourneyArgs,
     /// The date range.
     #[command(flatten)]
     pub range: RangeArgs,
@@ -235,6 +243,13 @@ pub struct AnalyzeArgs {
     /// Language of the tables.
     #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = Lang::Zh)]
     pub lang: Lang,
+}
+
+impl AnalyzeArgs {
+    /// The validated range, filter and journey options.
+    pub fn query(&self) -> Result<Query, MetricsError> {
+        Ok(Query { range: self.range.range(), filter: self.filter.filter()?, journey: self.journey.journey()? })
+    }
 }
 
 /// `ecomm serve`
@@ -313,6 +328,9 @@ pub struct InsightsArgs {
     /// Event filters.
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// Journey options.
+    #[command(flatten)]
+    pub journey: JourneyArgs,
     /// GGUF model file (else $ECOMM_MODEL, else the first models/*.gguf).
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -333,6 +351,13 @@ pub struct InsightsArgs {
     pub no_cache: bool,
 }
 
+impl InsightsArgs {
+    /// The validated range, filter and journey options.
+    pub fn query(&self) -> Result<Query, MetricsError> {
+        Ok(Query { range: self.range.range(), filter: self.filter.filter()?, journey: self.journey.journey()? })
+    }
+}
+
 /// `ecomm report`
 #[derive(Args, Debug)]
 pub struct ReportArgs {
@@ -342,6 +367,9 @@ pub struct ReportArgs {
     /// Event filters.
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// Journey options.
+    #[command(flatten)]
+    pub journey: JourneyArgs,
     /// The PDF to write; the charts go beside it.
     #[arg(long, default_value = "results/report.pdf")]
     pub out: PathBuf,
@@ -363,6 +391,13 @@ pub struct ReportArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+impl ReportArgs {
+    /// The validated range, filter and journey options.
+    pub fn query(&self) -> Result<Query, MetricsError> {
+        Ok(Query { range: self.range.range(), filter: self.filter.filter()?, journey: self.journey.journey()? })
+    }
 }
 
 /// `ecomm demo`

@@ -248,6 +248,27 @@ fn dashboard_in_headless_chromium() {
     assert_eq!(last_active, int(&days[days.len() - 1]["active"]));
     assert_eq!(b.js("return document.querySelector('#section-lifecycle h2').textContent"), "用户生命周期（按日期）");
 
+    // The journey panels draw their charts; hovering the ordered funnel's second step shows its
+    // keys and drop-off.
+    for id in ["ordered_funnel", "time_to_convert", "cohorts", "cohorts_unbounded", "lifecycle", "paths"] {
+        let marks = b.js(&format!("return document.querySelectorAll('#plot-{id} svg [data-tip]').length")).as_u64().unwrap();
+        assert!(marks > 0, "plot {id} has no hover targets");
+    }
+    let of = &all["ordered_funnel"]["stages"][1];
+    b.hover("#plot-ordered_funnel rect:nth-of-type(2)");
+    let tip = b.js("const t = document.getElementById('tip'); return t.hidden ? '' : t.textContent").as_str().unwrap().to_string();
+    assert!(tip.contains(&int(&of["keys"])) && tip.contains(&int(&of["drop_off"])), "tooltip {tip}");
+    // Toggle the ordered funnel's key and window: the table follows `analyze` and the URL keeps them.
+    b.set("funnel_by", "item");
+    n = b.rendered_after(n);
+    b.set("funnel_window", "none");
+    n = b.rendered_after(n);
+    let by_item = analyze(&db, &["--funnel-by", "item", "--funnel-window", "none"]);
+    let first_keys = b.js("return document.querySelector('#section-ordered_funnel table').rows[1].cells[1].textContent");
+    assert_eq!(first_keys, int(&by_item["ordered_funnel"]["stages"][0]["keys"]));
+    assert!(b.query().contains("funnel_by=item") && b.query().contains("funnel_window=none"), "{}", b.query());
+    assert_eq!(b.kpis(), expected(&all), "the journey options leave the other numbers alone");
+
     // Hovering the funnel's first bar shows its exact user count.
     b.hover("#funnel rect");
     let tip = b.js("const t = document.getElementById('tip'); return t.hidden ? '' : t.textContent");
@@ -324,7 +345,10 @@ fn dashboard_in_headless_chromium() {
     b.cmd("POST", "url", json!({ "url": shared }));
     b.rendered_after(0);
     assert_eq!(b.kpis(), expected(&filtered));
-    assert_eq!(b.js("return [document.getElementById('b-fav').checked, document.getElementById('category').value, document.getElementById('from').value]"), json!([false, cat, "2017-12-01"]));
+    assert_eq!(
+        b.js("return ['b-fav', 'category', 'from', 'funnel_by', 'funnel_window'].map(id => { const e = document.getElementById(id); return e.type === 'checkbox' ? e.checked : e.value; })"),
+        json!([false, cat, "2017-12-01", "item", "none"])
+    );
 
     // Back to everything.
     b.click("#reset");

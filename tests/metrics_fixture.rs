@@ -5,45 +5,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-/// 16 events of 5 users over 2017-11-25..27 (Beijing).
-fn fixture() -> String {
-    let rows: Vec<(u64, u64, u64, &str, i64)> = vec![
-        // user 1: buys item 100 on day 0 and item 101 on day 1 (both category 10)
-        (1, 100, 10, "pv", bj(0, 10, 0, 0)),
-        (1, 100, 10, "cart", bj(0, 10, 5, 0)),
-        (1, 100, 10, "buy", bj(0, 10, 10, 0)),
-        (1, 101, 10, "pv", bj(1, 20, 0, 0)),
-        (1, 101, 10, "buy", bj(1, 20, 1, 0)),
-        // user 2: browses and favs, never buys; active day 0 and day 2
-        (2, 200, 20, "pv", bj(0, 21, 0, 0)),
-        (2, 200, 20, "fav", bj(0, 21, 30, 0)),
-        (2, 201, 20, "pv", bj(2, 9, 0, 0)),
-        // user 3: buys item 100 on day 1, item 300 twice on day 2
-        (3, 100, 10, "pv", bj(1, 21, 0, 0)),
-        (3, 100, 10, "buy", bj(1, 21, 10, 0)),
-        (3, 300, 30, "pv", bj(2, 21, 0, 0)),
-        (3, 300, 30, "cart", bj(2, 21, 5, 0)),
-        (3, 300, 30, "buy", bj(2, 21, 6, 0)),
-        (3, 300, 30, "buy", bj(2, 21, 7, 0)),
-        // user 4: the window's last second; user 5: its first second
-        (4, 400, 40, "pv", bj(2, 23, 59, 59)),
-        (5, 500, 50, "pv", bj(0, 0, 0, 0)),
-    ];
-    rows.iter().map(|(u, i, c, b, t)| format!("{u},{i},{c},{b},{t}\n")).collect()
-}
-
-fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("fixture.csv");
-    std::fs::write(&csv, fixture()).unwrap();
-    let db = dir.path().join("f.duckdb");
-    let s = ingest(&db, &[&csv], &[]);
-    assert_eq!(n(&s, "rows_loaded"), 16);
-    // Detected window: all three days hold rows, so the shortest run holding 99.9 % is all of them.
-    assert_eq!(s["window"], json!({"start": "2017-11-25", "end": "2017-11-27", "timezone": "Asia/Shanghai"}));
-    (dir, db)
-}
-
 #[test]
 fn every_metric_matches_the_hand_count() {
     let (_d, db) = setup();

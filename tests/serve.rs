@@ -92,7 +92,9 @@ fn endpoints_match_analyze() {
         assert_eq!(row[0], day["date"]);
         assert_eq!(int(&row[5]), day["active"].as_u64().unwrap());
     }
-    assert_eq!(json(&s, "/api/sections?lang=zh")[0]["title"], "用户生命周期（按日期）");
+    let zh = json(&s, "/api/sections?lang=zh");
+    let titles: Vec<&str> = zh.as_array().unwrap().iter().map(|x| x["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["有序漏斗（按顺序、限时间窗口）", "同期群留存", "用户生命周期（按日期）", "会话与路径"]);
 }
 
 #[test]
@@ -343,4 +345,41 @@ fn beyond_loopback_accounts_and_roles_are_enforced() {
     request(&s, "POST", "/logout", Some(&v), None);
     assert_eq!(request(&s, "GET", "/api/metrics", Some(&v), None).0, 401);
     assert_eq!(request(&s, "GET", "/api/metrics", Some("forged-token"), None).0, 401);
+}
+
+/// The journey options as query parameters answer exactly what the CLI's flags answer, and
+/// wrong ones get a 400 sentence naming the parameter.
+#[test]
+fn journey_parameters_match_the_flags() {
+    let (dir, db) = setup();
+    let s = serve(&db, dir.path());
+    let m = json(&s, "/api/metrics?funnel_by=item&funnel_window=2h&funnel_breakdown=category&retention_start=buy&session_gap=10m");
+    let a = analyze(
+        &db,
+        &[
+            "--funnel-by",
+            "item",
+            "--funnel-window",
+            "2h",
+            "--funnel-breakdown",
+            "category",
+            "--retention-start",
+            "buy",
+            "--session-gap",
+            "10m",
+        ],
+    );
+    assert_eq!(m, a);
+    assert_eq!(m["ordered_funnel"]["by"], "item");
+    assert_eq!(m["ordered_funnel"]["breakdown"]["by"], "category");
+    assert_eq!((m["cohorts"]["start"].as_str(), m["sessions"]["gap_s"].as_u64()), (Some("buy"), Some(600)));
+    // The page's sections follow the same parameters.
+    let sections = json(&s, "/api/sections?lang=en&funnel_steps=pv,buy");
+    let f = sections.as_array().unwrap().iter().find(|x| x["key"] == "ordered_funnel").unwrap();
+    assert_eq!(f["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(f["plots"][0]["kind"], "funnel");
+    assert_400(&s, "/api/metrics?funnel_steps=pv,pv", "funnel_steps:");
+    assert_400(&s, "/api/sections?funnel_window=soon", "not a duration");
+    assert_400(&s, "/api/metrics?funnel_breakdown=category", "needs an item or category funnel key");
+    assert_400(&s, "/api/metrics?session_gap=none", "session gap");
 }

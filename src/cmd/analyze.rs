@@ -9,7 +9,7 @@ use anyhow::Result;
 /// Opens the DB read-only, computes the metrics and prints them.
 pub fn run(a: AnalyzeArgs) -> Result<()> {
     let conn = store::open(&a.db.db, Mode::ReadOnly, &OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads })?;
-    let m = Metrics::for_db(&conn, &a.db.db, a.range.range(), &a.filter.filter()?)?;
+    let m = Metrics::for_db(&conn, &a.db.db, &a.query()?)?;
     match a.format {
         AnalyzeFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&m)?),
         AnalyzeFormat::Table => crate::outp!("{}", table::analysis(&m, a.lang)),

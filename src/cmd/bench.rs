@@ -124,8 +124,16 @@ fn print_table(report: &serde_json::Value, ingest: &Timed, analyze: &Timed, anal
     );
     crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, cold)", analyze.seconds, "-", mb(analyze.peak_rss));
     crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "analyze (process, warm cache)", analyze2.seconds, "-", mb(analyze2.peak_rss));
+    if let Some(m) = report["sections"].as_object() {
+        let user_total: f64 =
+            m.iter().filter(|(k, _)| !k.contains("(item)") && !k.contains("(category)")).filter_map(|(_, v)| v.as_f64()).sum();
+        for (k, v) in m {
+            crate::outln!("{:<34} {:>9.2} {:>12} {:>10}", format!("  {k}"), v.as_f64().unwrap_or(0.0), "-", "-");
+        }
+        crate::outln!("{:<34} {:>9.2} {:>12} {:>10}", "  journey sections, default options", user_total, "-", "-");
+    }
     if let Some(r) = report_t {
-        crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "report (PDF + 12 chart files)", r.seconds, "-", mb(r.peak_rss));
+        crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "report (PDF + PNG/SVG charts)", r.seconds, "-", mb(r.peak_rss));
     }
     crate::outln!(
         "ratio ingest / floor: {:.2}x (the bare load alone, without any cleaning: {:.2}x)",
@@ -146,6 +154,25 @@ fn print_table(report: &serde_json::Value, ingest: &Timed, analyze: &Timed, anal
             r["insert_10000"]["seconds"].as_f64().unwrap_or(0.0), r["insert_rows_per_sec"].as_f64().unwrap_or(0.0), r["speedup"].as_f64().unwrap_or(0.0)
         );
     }
+}
+
+/// Each analysis of the metrics registry timed in this process on the bench DB (default
+/// options, then the ordered funnel by item and by category): {"label": seconds}.
+fn section_timings(db: &Path) -> Result<serde_json::Value> {
+    use crate::domain::journey::FunnelKey;
+    let conn = crate::store::open(db, crate::store::Mode::ReadOnly, &Default::default())?;
+    let mut out = serde_json::Map::new();
+    for by in [FunnelKey::User, FunnelKey::Item, FunnelKey::Category] {
+        let mut q = crate::metrics::Query::default();
+        q.journey.by = by;
+        for (key, secs) in crate::metrics::registry_timings(&conn, db, &q)? {
+            if by == FunnelKey::User || key == "ordered_funnel" {
+                let label = if key == "ordered_funnel" { format!("ordered_funnel ({by})") } else { key.to_string() };
+                out.insert(label, secs.into());
+            }
+        }
+    }
+    Ok(out.into())
 }
 
 /// Runs the benchmark.
@@ -178,6 +205,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     eprintln!("ingest: {:.2} s", ingest.seconds);
     let (_, analyze) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
     let (_, analyze2) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
+    let sections = section_timings(&db)?;
     // The PDF report (zh), its 6 charts as PNG + SVG; skipped with a note when no CJK font exists.
     let pdf = a.dir.join("bench-report.pdf");
     let report_t = match child(&["report", "--db", &dbs, "--out", &pdf.to_string_lossy(), "--lang", "zh", "--quiet", "--no-llm"]) {
@@ -203,6 +231,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "ingest_over_floor": ingest.seconds / floor_s,
         "analyze": analyze,
         "analyze_second_run": analyze2,
+        "sections": sections,
         "report": report_t,
         "mysql": mysql_report,
     });

@@ -39,7 +39,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     crate::outp!("{}", table::ingest(&s, a.lang));
     eprintln!("[3/5] analyze");
     let conn = store::open(&db, Mode::ReadOnly, &OpenOptions::default())?;
-    let m = Metrics::for_db(&conn, &db, Default::default(), &Default::default())?;
+    let m = Metrics::for_db(&conn, &db, &Default::default())?;
     drop(conn);
     crate::outp!("{}", table::analysis(&m, a.lang));
     crate::outln!("\nDB: {}  (ecomm analyze --db {} --format json)", db.display(), db.display());
@@ -49,8 +49,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         open: OpenOptions::default(),
         out: a.results.join("report.pdf"),
         lang: a.lang,
-        range: Default::default(),
-        filter: Default::default(),
+        query: Default::default(),
         font: a.font.clone(),
         model: None,
         llm: true,

@@ -11,7 +11,7 @@ use anyhow::Result;
 /// Runs `ecomm insights`.
 pub fn run(a: InsightsArgs) -> Result<()> {
     let conn = store::open(&a.db.db, Mode::ReadOnly, &OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads })?;
-    let m = Metrics::for_db(&conn, &a.db.db, a.range.range(), &a.filter.filter()?)?;
+    let m = Metrics::for_db(&conn, &a.db.db, &a.query()?)?;
     drop(conn);
     let facts = Facts::from_metrics(&m);
     let app = if a.no_cache { None } else { AppDb::open(&crate::appdb::path_for(&a.db.db)).ok() };

@@ -6,6 +6,7 @@
 pub mod behavior;
 pub mod dates;
 pub mod filter;
+pub mod journey;
 pub mod range;
 pub mod rows;
 pub mod trace;
@@ -14,5 +15,6 @@ pub mod tz;
 pub use behavior::BEHAVIORS;
 pub use dates::{parse_date, DateError, DateRange, RangeParseError};
 pub use filter::{Filter, FilterError, MAX_FILTER_CATEGORIES};
+pub use journey::{Journey, JourneyError};
 pub use range::{Range, RangeError, Window};
 pub use trace::trace_here;

@@ -67,6 +67,14 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("category_ph", "全部类目", "all categories"),
     ("filter_note", "筛选：", "Filter: "),
     ("events_l", "事件", "events"),
+    ("funnel_by", "有序漏斗主体", "Ordered funnel by"),
+    ("key_user", "用户", "user"),
+    ("key_item", "用户×商品", "user × item"),
+    ("key_category", "用户×类目", "user × category"),
+    ("funnel_window", "窗口", "Window"),
+    ("window_none", "不限", "none"),
+    ("drop_off", "流失", "drop-off"),
+    ("from_first", "较第一步", "from step 1"),
 ];
 
 /// The labels as the JS object `{"zh": {...}, "en": {...}}` the page starts from.

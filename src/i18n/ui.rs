@@ -6,6 +6,7 @@ pub use super::prose::Tr;
 // The PDF report (`report`).
 tr!(NOTHING_TO_DRAW_IN_THIS, "区间内没有可绘制的数据", "Nothing to draw in this range");
 tr!(BASE_100, "基准 100%", "base 100%");
+tr!(FROM_STEP_1, "较第一步", "From step 1");
 tr!(CONVERSION_FUNNEL_USERS_PER_STAGE, "转化漏斗（各阶段用户数）", "Conversion funnel (users per stage)");
 tr!(ACTIVITY_BY_HOUR_OF_DAY, "24 小时行为分布", "Activity by hour of day");
 tr!(PV_EVENTS, "浏览事件数（次）", "pv events");

@@ -197,6 +197,13 @@ impl Facts {
     pub fn allowed(&self) -> super::grounding::Allowed {
         let mut a = super::grounding::Allowed::default();
         collect(&serde_json::to_value(self).unwrap_or_default(), &mut a.values, &mut a.dates);
+        // A headline reads in its own unit in the prompt (e.g. "3.5 min" for 210 seconds): the
+        // number as shown is a fact too.
+        for (_, headline) in &self.more {
+            for h in headline {
+                a.values.extend(super::grounding::numbers(&h.value.show()).into_iter().filter(|n| !n.percent).map(|n| n.value));
+            }
+        }
         a
     }
 

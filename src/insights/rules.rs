@@ -182,4 +182,27 @@ mod tests {
         assert!(f.prompt_text(Lang::Zh).contains("- 用户生命周期（按日期）：最后一天的新用户 1,234\n"));
         assert!(f.allowed().values.contains(&1234.0), "grounding accepts the registry's numbers");
     }
+
+    #[test]
+    fn grounding_accepts_the_journey_headlines_as_the_fact_sheet_shows_them() {
+        use crate::metrics::section::{Cell, Headline};
+        let mut f = facts(10);
+        let h = |en: &'static str, value: Cell| Headline { label: Tr { zh: en, en }, value };
+        f.more.push((
+            Tr { zh: "journeys", en: "journeys" },
+            vec![
+                h("Median time to convert to the last step (min)", Cell::Num(58.7333)),
+                h("Keys lost at the biggest drop-off", Cell::Int(417)),
+                h("Pooled D1 retention", Cell::Rate(0.7375)),
+                h("Cart abandonment", Cell::Rate(0.8123)),
+                h("Median time", Cell::Secs(3_000.0)),
+            ],
+        ));
+        let text = f.prompt_text(Lang::En);
+        assert!(text.contains("Median time to convert to the last step (min) 58.7") && text.contains("Median time 50.0 min"), "{text}");
+        let a = f.allowed();
+        let cited = "Half convert within 58.7 minutes (50.0 min at the median step); 417 keys drop; D1 is 73.75%, abandonment 81.2%.";
+        assert!(a.unknown(cited).is_empty(), "{:?}", a.unknown(cited));
+        assert_eq!(a.unknown("D1 retention is 74.9%"), vec!["74.9%"]);
+    }
 }

@@ -9,7 +9,7 @@
 //! active user is new and the other three counts are 0. Activity means a kept event (see the
 //! filters in [`super`]).
 
-use super::section::{Analysis, Cell, Computed, Headline, Section};
+use super::section::{Analysis, Cell, Computed, Headline, Label, Plot, PlotKind, Section};
 use super::source::{u, Bitmaps, Ctx};
 use super::MetricsError;
 use crate::domain::parse_date;
@@ -125,6 +125,17 @@ const DEFINITION: Tr = Tr {
     en: "For each date d of the range: new = active on d and first seen in the range on d; returning = active on d and on d−1; resurrecting = active on d, not on d−1, first seen before d−1; dormant = active on d−1 and not on d. New + returning + resurrecting = active users on d; on the range's first date every active user is new.",
 };
 
+/// A sentence on the last date: how its active users split, and how many left.
+fn conclusion(days: &[LifecycleDay]) -> Option<(String, String)> {
+    let l = days.last().filter(|l| l.active > 0 && days.len() > 1)?;
+    let share = |n: u64| crate::i18n::pct(super::source::ratio(n, l.active));
+    let (ret, new, dor) = (share(l.returning), share(l.new), crate::i18n::int(l.dormant));
+    Some((
+        format!("最后一天 {} 的活跃用户中，{ret} 是前一天也活跃的回访用户，{new} 是新用户；另有 {dor} 名前一天活跃的用户当天没有回来。", l.date),
+        format!("Of the users active on the last date, {}, {ret} were also active the day before and {new} were new; {dor} users active the day before did not come back.", l.date),
+    ))
+}
+
 /// The lifecycle in the registry.
 pub struct Lifecycle;
 
@@ -154,9 +165,35 @@ impl Analysis for Lifecycle {
             ],
             None => vec![],
         };
+        let plot = Plot {
+            name: "lifecycle",
+            title: Tr {
+                zh: "每日用户构成（流失画在轴下方）", en: "Users by lifecycle stage per date (dormant below the axis)"
+            },
+            kind: PlotKind::Stacked {
+                x: days.iter().map(|d| d.date.format("%m-%d").to_string()).collect(),
+                series: vec![
+                    (COLUMNS[1], days.iter().map(|d| d.new as f64).collect()),
+                    (COLUMNS[2], days.iter().map(|d| d.returning as f64).collect()),
+                    (COLUMNS[3], days.iter().map(|d| d.resurrecting as f64).collect()),
+                    (COLUMNS[4], days.iter().map(|d| -(d.dormant as f64)).collect()),
+                ],
+                axis: Tr { zh: "用户数", en: "Users" },
+            },
+        };
         Ok(Computed {
             json: serde_json::to_value(&days).expect("lifecycle JSON"),
-            section: Section { key: "lifecycle", title: TITLE, columns: COLUMNS.to_vec(), rows, headline, definition: DEFINITION },
+            section: Section {
+                key: "lifecycle",
+                title: TITLE,
+                columns: COLUMNS.map(Label::from).to_vec(),
+                rows,
+                tables: vec![],
+                headline,
+                plots: vec![plot],
+                conclusion: conclusion(&days),
+                definition: DEFINITION,
+            },
         })
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! The analyses, in the order of the JSON: [`totals`], [`funnel`], [`kpis`] (derived from the
 //! others), [`hourly`], [`daily`], [`retention`], [`repurchase`], [`categories`] (`top_categories`),
-//! [`rfm`], then the analyses of the [`REGISTRY`] ([`lifecycle`], [`sessions`]), which every output shows through
+//! [`rfm`], then the analyses of the [`REGISTRY`] ([`ordered_funnel`], [`cohorts`], [`lifecycle`], [`sessions`]), which every output shows through
 //! their generic [`section::Section`]. [`sums`] holds the per-user sums that totals, funnel, repurchase and KPIs share, and
 //! [`source`] the relations every analysis reads for a range and filter. To add an analysis, see
 //! `docs/architecture.md`.
@@ -23,11 +23,13 @@
 //! the buyers, repurchase and RFM are those of that category.
 
 pub mod categories;
+pub mod cohorts;
 pub mod daily;
 pub mod funnel;
 pub mod hourly;
 pub mod kpis;
 pub mod lifecycle;
+pub mod ordered_funnel;
 pub mod repurchase;
 pub mod retention;
 pub mod rfm;
@@ -37,6 +39,7 @@ pub mod source;
 pub mod summary;
 pub mod sums;
 pub mod totals;
+pub mod user_pass;
 
 pub use crate::domain::{Filter, Range};
 pub use categories::Category;
@@ -49,7 +52,7 @@ pub use retention::Retention;
 pub use rfm::{Rfm, Segment, Thresholds};
 pub use totals::Totals;
 
-use crate::domain::{trace_here, DateRange, FilterError, RangeError};
+use crate::domain::{trace_here, DateRange, FilterError, Journey, JourneyError, RangeError};
 use crate::store::{self, StoreError};
 use duckdb::Connection;
 use serde::Serialize;
@@ -63,6 +66,9 @@ pub enum MetricsError {
     /// The filter is not valid.
     #[error(transparent)]
     Filter(#[from] FilterError),
+    /// The journey options are not valid.
+    #[error(transparent)]
+    Journey(#[from] JourneyError),
     /// A category with no events in the DB.
     #[error("category {0} has no events in this DB; check the id / 该类目在数据库中没有记录")]
     UnknownCategory(i64),
@@ -85,6 +91,9 @@ pub struct Metrics {
     /// The event filter used (omitted from JSON when it keeps every event).
     #[serde(skip_serializing_if = "Filter::is_all")]
     pub filter: Filter,
+    /// The journey options used (each journey analysis repeats the ones it reads).
+    #[serde(skip)]
+    pub journey: Journey,
     /// Totals.
     pub totals: totals::Totals,
     /// Funnel stages pv, fav, cart, buy.
@@ -110,12 +119,13 @@ pub struct Metrics {
 
 /// The analyses every output shows through their [`section::Section`] (see [`section`]): adding
 /// an analysis is one file in `src/metrics/` and one line here.
-pub const REGISTRY: &[&dyn section::Analysis] = &[&lifecycle::Lifecycle, &sessions::SessionPaths];
+pub const REGISTRY: &[&dyn section::Analysis] =
+    &[&ordered_funnel::Ordered, &cohorts::CohortRetention, &lifecycle::Lifecycle, &sessions::SessionPaths];
 
 impl Metrics {
     /// Computes every analysis for `range` and `filter` from the rollups.
-    pub fn compute(conn: &Connection, range: &Range, filter: &Filter) -> Result<Metrics, MetricsError> {
-        let ctx = source::Ctx::new(conn, range, filter)?;
+    pub fn compute(conn: &Connection, range: &Range, filter: &Filter, journey: &Journey) -> Result<Metrics, MetricsError> {
+        let ctx = source::Ctx::new(conn, range, filter, journey)?;
         let sums = sums::Sums::compute(&ctx)?;
         let totals = totals::compute(&ctx, &sums)?;
         let funnel = funnel::compute(&sums);
@@ -136,6 +146,7 @@ impl Metrics {
         Ok(Metrics {
             range: range.clone(),
             filter: filter.clone(),
+            journey: journey.clone(),
             totals,
             funnel,
             kpis,
@@ -151,18 +162,46 @@ impl Metrics {
 
     /// The metrics of the DB at `db` (for its error messages) over the `asked` range, clipped
     /// to the DB's window.
-    pub fn for_db(conn: &Connection, db: &std::path::Path, asked: DateRange, filter: &Filter) -> Result<Metrics, MetricsError> {
+    pub fn for_db(conn: &Connection, db: &std::path::Path, q: &Query) -> Result<Metrics, MetricsError> {
         let w = store::require_window(conn, db)?;
-        let range = Range::new(&w, asked)?;
-        Metrics::compute(conn, &range, filter)
+        let range = Range::new(&w, q.range)?;
+        Metrics::compute(conn, &range, &q.filter, &q.journey)
     }
 }
 
-/// Only the analyses of the [`REGISTRY`] for the `asked` range and `filter` (the dashboard's
-/// `/api/sections`), computed exactly as [`Metrics::compute`] computes them.
-pub fn registry_for_db(conn: &Connection, db: &std::path::Path, asked: DateRange, filter: &Filter) -> Result<section::More, MetricsError> {
+/// Only the analyses of the [`REGISTRY`] for a query (the dashboard's `/api/sections`),
+/// computed exactly as [`Metrics::compute`] computes them.
+pub fn registry_for_db(conn: &Connection, db: &std::path::Path, q: &Query) -> Result<section::More, MetricsError> {
     let w = store::require_window(conn, db)?;
-    let range = Range::new(&w, asked)?;
-    let ctx = source::Ctx::new(conn, &range, filter)?;
+    let range = Range::new(&w, q.range)?;
+    let ctx = source::Ctx::new(conn, &range, &q.filter, &q.journey)?;
     section::More::compute(REGISTRY, &ctx)
+}
+
+/// How long each analysis of the [`REGISTRY`] takes for a query, one after the other on one
+/// connection (for `ecomm bench`): (key, seconds), plus the time to prepare the relations.
+pub fn registry_timings(conn: &Connection, db: &std::path::Path, q: &Query) -> Result<Vec<(&'static str, f64)>, MetricsError> {
+    let w = store::require_window(conn, db)?;
+    let range = Range::new(&w, q.range)?;
+    let t0 = std::time::Instant::now();
+    let ctx = source::Ctx::new(conn, &range, &q.filter, &q.journey)?;
+    let mut out = vec![("(relations)", t0.elapsed().as_secs_f64())];
+    for a in REGISTRY {
+        let t = std::time::Instant::now();
+        let c = a.compute(&ctx)?;
+        out.push((c.section.key, t.elapsed().as_secs_f64()));
+    }
+    Ok(out)
+}
+
+/// What an answer is asked for: a date range (checked against the DB's window), an event
+/// filter and the journey options.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Query {
+    /// The asked range.
+    pub range: DateRange,
+    /// The event filter.
+    pub filter: Filter,
+    /// The journey options.
+    pub journey: Journey,
 }

@@ -24,6 +24,10 @@ pub enum Cell {
     Num(f64),
     /// Text (a date, a name), shown as it is.
     Text(String),
+    /// A duration in seconds, shown in the largest fitting unit (e.g. "42 s", "3.5 min", "2.0 h").
+    Secs(f64),
+    /// Nothing (a value that is not defined), shown as "-".
+    Empty,
 }
 
 impl Cell {
@@ -34,8 +38,107 @@ impl Cell {
             Cell::Rate(r) => pct(*r),
             Cell::Num(x) => format!("{x:.1}"),
             Cell::Text(s) => s.clone(),
+            Cell::Secs(x) => secs(*x),
+            Cell::Empty => "-".into(),
         }
     }
+}
+
+/// A duration in the largest fitting unit: "42 s", "3.5 min", "2.0 h", "1.5 d".
+pub fn secs(x: f64) -> String {
+    match x {
+        x if x < 60.0 => format!("{x:.0} s"),
+        x if x < 3_600.0 => format!("{:.1} min", x / 60.0),
+        x if x < 86_400.0 => format!("{:.1} h", x / 3_600.0),
+        x => format!("{:.1} d", x / 86_400.0),
+    }
+}
+
+/// A header or a name: translated, or the same text in both languages (an id, "D3").
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Label {
+    /// In both languages.
+    Tr(Tr),
+    /// Language-neutral.
+    Raw(String),
+}
+
+impl Label {
+    /// The text in `lang`.
+    pub fn get(&self, lang: Lang) -> String {
+        match self {
+            Label::Tr(t) => t.get(lang).to_string(),
+            Label::Raw(s) => s.clone(),
+        }
+    }
+}
+
+impl From<Tr> for Label {
+    fn from(t: Tr) -> Label {
+        Label::Tr(t)
+    }
+}
+
+/// A further table of a section (a breakdown, a matrix).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Table {
+    /// Its title.
+    pub title: Tr,
+    /// Column headers.
+    pub columns: Vec<Label>,
+    /// Rows.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// What a section's chart shows; each output draws it its own way (the PDF with plotters, the
+/// dashboard in the browser).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum PlotKind {
+    /// Stages that narrow step by step: (name, value); the drawing adds the rates.
+    Funnel {
+        /// (stage, keys).
+        stages: Vec<(Label, f64)>,
+    },
+    /// Bars, one per label, with a value label.
+    Bars {
+        /// (label, value, value label).
+        bars: Vec<(Label, f64, Cell)>,
+        /// Horizontal bars.
+        horizontal: bool,
+        /// The value axis.
+        axis: Tr,
+    },
+    /// Stacked bars per x position; negative values stack below the axis.
+    Stacked {
+        /// x labels.
+        x: Vec<String>,
+        /// (series name, one value per x).
+        series: Vec<(Tr, Vec<f64>)>,
+        /// The value axis.
+        axis: Tr,
+    },
+    /// A matrix of rates (0..1) coloured by value; `None` cells are not defined.
+    Heatmap {
+        /// Row labels.
+        rows: Vec<String>,
+        /// Column labels.
+        columns: Vec<String>,
+        /// values[row][column].
+        values: Vec<Vec<Option<f64>>>,
+    },
+}
+
+/// A chart of a section.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plot {
+    /// File stem of the drawn chart (e.g. `ordered_funnel`).
+    pub name: &'static str,
+    /// Its title.
+    pub title: Tr,
+    /// What it shows.
+    pub kind: PlotKind,
 }
 
 /// A headline number: a label and its value.
@@ -55,11 +158,17 @@ pub struct Section {
     /// Its title.
     pub title: Tr,
     /// Column headers.
-    pub columns: Vec<Tr>,
+    pub columns: Vec<Label>,
     /// Rows of the table.
     pub rows: Vec<Vec<Cell>>,
+    /// Further tables (a breakdown, a matrix).
+    pub tables: Vec<Table>,
     /// Headline numbers (bullets in the PDF, lines in the LLM's fact sheet).
     pub headline: Vec<Headline>,
+    /// Charts (the PDF and the dashboard draw them).
+    pub plots: Vec<Plot>,
+    /// A sentence of conclusion from the numbers, if the analysis writes one.
+    pub conclusion: Option<(String, String)>,
     /// The definition, for the PDF's appendix.
     pub definition: Tr,
 }
@@ -72,13 +181,89 @@ pub struct ShownSection {
     /// Its title.
     pub title: &'static str,
     /// Column headers.
-    pub columns: Vec<&'static str>,
+    pub columns: Vec<String>,
     /// Rows, formatted.
     pub rows: Vec<Vec<String>>,
+    /// Further tables: (title, columns, formatted rows).
+    pub tables: Vec<ShownTable>,
     /// (label, value) pairs, formatted.
     pub headline: Vec<(&'static str, String)>,
+    /// Charts, in `lang`.
+    pub plots: Vec<ShownPlot>,
+    /// The conclusion, if any.
+    pub conclusion: Option<String>,
     /// The definition.
     pub definition: &'static str,
+}
+
+/// A further table in one language: (title, columns, formatted rows).
+pub type ShownTable = (&'static str, Vec<String>, Vec<Vec<String>>);
+
+/// A chart in one language (labels resolved, values raw).
+#[derive(Clone, Debug, Serialize)]
+pub struct ShownPlot {
+    /// File stem.
+    pub name: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// `funnel`, `bars`, `stacked` or `heatmap`.
+    pub kind: &'static str,
+    /// Labels (stages, bars, x positions or rows).
+    pub labels: Vec<String>,
+    /// Column labels (heatmap).
+    pub columns: Vec<String>,
+    /// (series name, values); one unnamed series for funnel and bars.
+    pub series: Vec<(String, Vec<Option<f64>>)>,
+    /// Value labels (bars).
+    pub notes: Vec<String>,
+    /// Value axis.
+    pub axis: String,
+    /// Horizontal bars.
+    pub horizontal: bool,
+}
+
+impl Plot {
+    /// The chart in `lang`.
+    pub fn shown(&self, lang: Lang) -> ShownPlot {
+        let mut p = ShownPlot {
+            name: self.name,
+            title: self.title.get(lang),
+            kind: "",
+            labels: vec![],
+            columns: vec![],
+            series: vec![],
+            notes: vec![],
+            axis: String::new(),
+            horizontal: false,
+        };
+        match &self.kind {
+            PlotKind::Funnel { stages } => {
+                p.kind = "funnel";
+                p.labels = stages.iter().map(|s| s.0.get(lang)).collect();
+                p.series = vec![(String::new(), stages.iter().map(|s| Some(s.1)).collect())];
+            }
+            PlotKind::Bars { bars, horizontal, axis } => {
+                p.kind = "bars";
+                p.labels = bars.iter().map(|b| b.0.get(lang)).collect();
+                p.series = vec![(String::new(), bars.iter().map(|b| Some(b.1)).collect())];
+                p.notes = bars.iter().map(|b| b.2.show()).collect();
+                (p.horizontal, p.axis) = (*horizontal, axis.get(lang).to_string());
+            }
+            PlotKind::Stacked { x, series, axis } => {
+                p.kind = "stacked";
+                p.labels = x.clone();
+                p.series = series.iter().map(|(n, v)| (n.get(lang).to_string(), v.iter().map(|x| Some(*x)).collect())).collect();
+                p.axis = axis.get(lang).to_string();
+            }
+            PlotKind::Heatmap { rows, columns, values } => {
+                p.kind = "heatmap";
+                p.labels = rows.clone();
+                p.columns = columns.clone();
+                p.series = rows.iter().zip(values).map(|(r, v)| (r.clone(), v.clone())).collect();
+            }
+        }
+        p
+    }
 }
 
 impl Section {
@@ -88,11 +273,22 @@ impl Section {
             key: self.key,
             title: self.title.get(lang),
             columns: self.columns.iter().map(|c| c.get(lang)).collect(),
-            rows: self.rows.iter().map(|r| r.iter().map(Cell::show).collect()).collect(),
+            rows: shown_rows(&self.rows),
+            tables: self
+                .tables
+                .iter()
+                .map(|t| (t.title.get(lang), t.columns.iter().map(|c| c.get(lang)).collect(), shown_rows(&t.rows)))
+                .collect(),
             headline: self.headline.iter().map(|h| (h.label.get(lang), h.value.show())).collect(),
+            plots: self.plots.iter().map(|p| p.shown(lang)).collect(),
+            conclusion: self.conclusion.as_ref().map(|(zh, en)| if lang == Lang::Zh { zh.clone() } else { en.clone() }),
             definition: self.definition.get(lang),
         }
     }
+}
+
+fn shown_rows(rows: &[Vec<Cell>]) -> Vec<Vec<String>> {
+    rows.iter().map(|r| r.iter().map(Cell::show).collect()).collect()
 }
 
 /// What an analysis of the registry computed: its JSON value and its section.

@@ -1,6 +1,7 @@
 //! **sessions** and paths: each user's kept events in the range, sorted by timestamp (ties: pv,
 //! fav, cart, buy, then item_id), split into sessions wherever the gap to the previous event is
-//! more than 30 minutes (a gap of exactly 30 minutes stays in the session).
+//! more than the session gap (`--session-gap`, default 30 minutes; a gap of exactly the session
+//! gap stays in the session).
 //! - A session's **path** is its sequence of behaviours with consecutive repeats collapsed
 //!   (pv pv cart pv → pv → cart → pv), cut to its first 6 nodes with a trailing "…" when longer;
 //!   the text joins nodes with " → " and ends with " → …" when cut.
@@ -13,15 +14,14 @@
 //!
 //! Rates are 0 when their denominator is 0.
 
-use super::section::{Analysis, Cell, Computed, Headline, Section};
-use super::source::{ratio, Ctx};
+use super::section::{Analysis, Cell, Computed, Headline, Label, Plot, PlotKind, Section};
+use super::source::{out_of_order, ratio, Ctx};
 use super::MetricsError;
 use crate::domain::BEHAVIORS;
 use crate::i18n::prose::Tr;
 use serde::Serialize;
+use std::collections::HashMap;
 
-/// The gap after which a new session starts, in seconds (more than this, not equal).
-pub const GAP_SECS: i64 = 30 * 60;
 /// Nodes of a path before it is cut.
 pub const PATH_NODES: usize = 6;
 /// Paths reported.
@@ -52,6 +52,8 @@ pub struct Exits {
 /// Sessions and paths.
 #[derive(Clone, Debug, Serialize, PartialEq, Default)]
 pub struct Sessions {
+    /// The session gap, seconds.
+    pub gap_s: i64,
     /// Sessions.
     pub sessions: u64,
     /// sessions / users with a kept event.
@@ -86,9 +88,14 @@ struct Open {
 
 /// What the sessions add up to while they are read.
 #[derive(Default)]
-struct Tally {
-    durations: Vec<i64>,
-    events: Vec<i64>,
+pub struct Tally {
+    /// Sessions.
+    sessions: u64,
+    /// Sessions per duration (seconds): counts, not one value per session (49 M sessions at
+    /// 100 M rows would take 0.8 GB as two lists).
+    durations: HashMap<i64, u64>,
+    /// Sessions per event count.
+    events: HashMap<i64, u64>,
     users: u64,
     buy: u64,
     cart: u64,
@@ -96,7 +103,7 @@ struct Tally {
     /// Sessions without a buy by last behaviour (pv, fav, cart).
     exits: [u64; 3],
     /// Sessions per path key (see [`path_key`]).
-    paths: std::collections::HashMap<u32, u64>,
+    paths: HashMap<u32, u64>,
 }
 
 /// A path as a number: 2 bits per node, then the node count, then whether it was cut.
@@ -121,8 +128,9 @@ fn path_text(key: u32) -> String {
 
 impl Tally {
     fn close(&mut self, s: &Open) {
-        self.durations.push(s.last - s.first);
-        self.events.push(s.events as i64);
+        self.sessions += 1;
+        *self.durations.entry(s.last - s.first).or_insert(0) += 1;
+        *self.events.entry(s.events as i64).or_insert(0) += 1;
         self.buy += s.has_buy as u64;
         self.cart += s.has_cart as u64;
         self.cart_no_buy += (s.has_cart && !s.has_buy) as u64;
@@ -133,95 +141,98 @@ impl Tally {
     }
 }
 
-/// `median` as DuckDB computes it (`quantile_cont(0.5)`): the mean of the two middle values for
-/// an even count; 0 for none.
-fn median(v: &mut [i64]) -> f64 {
-    if v.is_empty() {
+/// `median` as DuckDB computes it (`quantile_cont(0.5)`: the mean of the two middle values for
+/// an even count) over values given as (value, count); 0 for none.
+fn median(counts: &HashMap<i64, u64>) -> f64 {
+    let n: u64 = counts.values().sum();
+    if n == 0 {
         return 0.0;
     }
-    let m = v.len() / 2;
-    let (_, hi, _) = v.select_nth_unstable(m);
-    let hi = *hi as f64;
-    if v.len() % 2 == 1 {
-        return hi;
-    }
-    let lo = *v[..m].iter().max().expect("lower half") as f64;
-    (lo + hi) / 2.0
-}
-
-/// Reads the kept events in session order (one sort in DuckDB, one pass here).
-fn tally(ctx: &Ctx<'_>) -> Result<Tally, MetricsError> {
-    use duckdb::arrow::array::AsArray;
-    use duckdb::arrow::datatypes::{Int64Type, UInt8Type};
-    let mut st = ctx.conn.prepare(&format!(
-        "SELECT user_id, ts, enum_code(behavior_type)::UTINYINT AS b FROM {} WHERE {} ORDER BY user_id, ts, b, item_id",
-        ctx.src.events, ctx.between
-    ))?;
-    let mut t = Tally::default();
-    let mut s: Option<Open> = None;
-    // The store's connections run with `preserve_insertion_order = false`, under which DuckDB may
-    // hand over the batches of an ORDER BY out of order (seen: a user split across batches).
-    ctx.conn.execute_batch("SET preserve_insertion_order = true")?;
-    for batch in st.query_arrow([])? {
-        let (us, ts, bs) = (
-            batch.column(0).as_primitive::<Int64Type>(),
-            batch.column(1).as_primitive::<Int64Type>(),
-            batch.column(2).as_primitive::<UInt8Type>(),
-        );
-        for r in 0..batch.num_rows() {
-            let (user, at, b) = (us.value(r), ts.value(r), bs.value(r));
-            if let Some(o) = &s {
-                // The pass needs the order asked for: an error, never a wrong count.
-                if user < o.user || (user == o.user && at < o.last) {
-                    return Err(MetricsError::Store(crate::store::StoreError::Io(format!(
-                        "sessions: the events arrived out of order (user {user} after user {}); please report this",
-                        o.user
-                    ))));
-                }
-            }
-            match &mut s {
-                Some(o) if o.user == user && at - o.last <= GAP_SECS => {
-                    o.last = at;
-                    o.events += 1;
-                    if o.last_b != b && o.nodes.len() <= PATH_NODES {
-                        o.nodes.push(b);
-                    }
-                    o.last_b = b;
-                    o.has_buy |= b == 3;
-                    o.has_cart |= b == 2;
-                }
-                _ => {
-                    if let Some(o) = s.take() {
-                        t.users += (o.user != user) as u64;
-                        t.close(&o);
-                    } else {
-                        t.users += 1;
-                    }
-                    s = Some(Open { user, first: at, last: at, events: 1, has_buy: b == 3, has_cart: b == 2, last_b: b, nodes: vec![b] });
-                }
+    let mut sorted: Vec<(i64, u64)> = counts.iter().map(|(v, c)| (*v, *c)).collect();
+    sorted.sort_unstable();
+    // The values at 0-based ranks (n-1)/2 and n/2.
+    let at = |rank: u64| {
+        let mut seen = 0;
+        for (v, c) in &sorted {
+            seen += c;
+            if rank < seen {
+                return *v as f64;
             }
         }
-    }
-    ctx.conn.execute_batch("SET preserve_insertion_order = false")?;
-    if let Some(o) = s {
-        t.close(&o);
-    }
-    Ok(t)
+        unreachable!("rank below the count")
+    };
+    (at((n - 1) / 2) + at(n / 2)) / 2.0
 }
 
-/// Computes the sessions and paths for the range and filter.
+/// The sessions of events fed in (user, time) order, one at a time.
+pub struct Feed {
+    gap: i64,
+    t: Tally,
+    s: Option<Open>,
+}
+
+impl Feed {
+    /// A feed that splits sessions at gaps of more than `gap` seconds.
+    pub fn new(gap: i64) -> Feed {
+        Feed { gap, t: Tally::default(), s: None }
+    }
+
+    /// One event of `user` at `at` with behaviour code `b` (0..3); events come in (user, time)
+    /// order, ties in behaviour then item order.
+    pub fn event(&mut self, user: i64, at: i64, b: u8) -> Result<(), MetricsError> {
+        if let Some(o) = &self.s {
+            // The pass needs the order asked for: an error, never a wrong count.
+            if user < o.user || (user == o.user && at < o.last) {
+                return Err(out_of_order("sessions", format!("user {user} after user {}", o.user)));
+            }
+        }
+        match &mut self.s {
+            Some(o) if o.user == user && at - o.last <= self.gap => {
+                o.last = at;
+                o.events += 1;
+                if o.last_b != b && o.nodes.len() <= PATH_NODES {
+                    o.nodes.push(b);
+                }
+                o.last_b = b;
+                o.has_buy |= b == 3;
+                o.has_cart |= b == 2;
+            }
+            _ => {
+                if let Some(o) = self.s.take() {
+                    self.t.users += (o.user != user) as u64;
+                    self.t.close(&o);
+                } else {
+                    self.t.users += 1;
+                }
+                self.s = Some(Open { user, first: at, last: at, events: 1, has_buy: b == 3, has_cart: b == 2, last_b: b, nodes: vec![b] });
+            }
+        }
+        Ok(())
+    }
+
+    /// The sessions read.
+    pub fn finish(mut self) -> Tally {
+        if let Some(o) = self.s.take() {
+            self.t.close(&o);
+        }
+        self.t
+    }
+}
+
+/// Computes the sessions and paths for the range and filter./// Computes the sessions and paths for the range and filter.
 pub fn compute(ctx: &Ctx<'_>) -> Result<Sessions, MetricsError> {
-    let mut t = tally(ctx)?;
-    let sessions = t.events.len() as u64;
+    let t = super::user_pass::sessions(ctx)?;
+    let sessions = t.sessions;
     let no_buy = sessions - t.buy;
     let mut paths: Vec<(String, u64)> = t.paths.iter().map(|(k, n)| (path_text(*k), *n)).collect();
     paths.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     paths.truncate(TOP_PATHS);
     Ok(Sessions {
+        gap_s: ctx.journey.gap_secs(),
         sessions,
         sessions_per_user: ratio(sessions, t.users),
-        median_duration_s: median(&mut t.durations),
-        median_events: median(&mut t.events),
+        median_duration_s: median(&t.durations),
+        median_events: median(&t.events),
         buy_share: ratio(t.buy, sessions),
         cart_abandonment: ratio(t.cart_no_buy, t.cart),
         exits: Exits { pv: ratio(t.exits[0], no_buy), fav: ratio(t.exits[1], no_buy), cart: ratio(t.exits[2], no_buy) },
@@ -229,14 +240,11 @@ pub fn compute(ctx: &Ctx<'_>) -> Result<Sessions, MetricsError> {
     })
 }
 
-const TITLE: Tr = Tr {
-    zh: "会话与路径（30 分钟无行为即分割会话）",
-    en: "Sessions and paths (a new session after 30 minutes without events)",
-};
+const TITLE: Tr = Tr { zh: "会话与路径", en: "Sessions and paths" };
 const COLUMNS: [Tr; 3] = [Tr { zh: "路径", en: "Path" }, Tr { zh: "会话数", en: "Sessions" }, Tr { zh: "占比", en: "Share" }];
 const DEFINITION: Tr = Tr {
-    zh: "每个用户的事件按时间排序（同一时间按 pv、fav、cart、buy 再按商品 ID），与上一事件间隔超过 30 分钟即开始新会话（恰好 30 分钟仍属同一会话）。路径 = 会话内行为序列合并相邻重复后取前 6 个节点（更长时以 … 结尾）。加购放弃率 = 有加购但无购买的会话 / 有加购的会话；离开行为 = 无购买会话的最后一个行为的占比。",
-    en: "Each user's events sorted by time (ties: pv, fav, cart, buy, then item id); a gap of more than 30 minutes starts a new session (exactly 30 minutes stays in it). Path = the session's behaviours with consecutive repeats collapsed, its first 6 nodes (ending in … when longer). Cart abandonment = sessions with a cart and no buy / sessions with a cart; exits = the last behaviour of the sessions without a buy, as shares of them.",
+    zh: "每个用户的事件按时间排序（同一时间按 pv、fav、cart、buy 再按商品 ID），与上一事件间隔超过会话间隔（默认 30 分钟）即开始新会话（恰好等于间隔仍属同一会话）。路径 = 会话内行为序列合并相邻重复后取前 6 个节点（更长时以 … 结尾）。加购放弃率 = 有加购但无购买的会话 / 有加购的会话；离开行为 = 无购买会话的最后一个行为的占比。",
+    en: "Each user's events sorted by time (ties: pv, fav, cart, buy, then item id); a gap of more than the session gap (default 30 minutes) starts a new session (exactly the gap stays in it). Path = the session's behaviours with consecutive repeats collapsed, its first 6 nodes (ending in … when longer). Cart abandonment = sessions with a cart and no buy / sessions with a cart; exits = the last behaviour of the sessions without a buy, as shares of them.",
 };
 
 /// Sessions and paths in the registry.
@@ -247,7 +255,9 @@ impl Analysis for SessionPaths {
         let s = compute(ctx)?;
         let rows = s.top_paths.iter().map(|p| vec![Cell::Text(p.path.clone()), Cell::Int(p.sessions), Cell::Rate(p.share)]).collect();
         let h = |zh: &'static str, en: &'static str, value: Cell| Headline { label: Tr { zh, en }, value };
+        let gap = crate::domain::journey::Span(Some(s.gap_s)).to_string();
         let headline = vec![
+            h("会话间隔", "Session gap", Cell::Text(gap)),
             h("会话数", "Sessions", Cell::Int(s.sessions)),
             h("人均会话数", "Sessions per user", Cell::Num(s.sessions_per_user)),
             h("会话时长中位数（秒）", "Median session duration (s)", Cell::Num(s.median_duration_s)),
@@ -258,9 +268,47 @@ impl Analysis for SessionPaths {
             h("无购买会话以收藏结束", "Sessions without a buy ending on fav", Cell::Rate(s.exits.fav)),
             h("无购买会话以加购结束", "Sessions without a buy ending on cart", Cell::Rate(s.exits.cart)),
         ];
+        let plot = Plot {
+            name: "paths",
+            title: Tr { zh: "最常见的 10 条会话路径", en: "The 10 most frequent session paths" },
+            kind: PlotKind::Bars {
+                bars: s
+                    .top_paths
+                    .iter()
+                    .take(10)
+                    .map(|p| {
+                        let note = format!("{} ({})", crate::i18n::int(p.sessions), crate::i18n::pct(p.share));
+                        (Label::Raw(p.path.clone()), p.sessions as f64, Cell::Text(note))
+                    })
+                    .collect(),
+                horizontal: true,
+                axis: COLUMNS[1],
+            },
+        };
+        let conclusion = (s.sessions > 0).then(|| {
+            let (ab, buy) = (crate::i18n::pct(s.cart_abandonment), crate::i18n::pct(s.buy_share));
+            let top = s.top_paths.first().map(|p| p.path.clone()).unwrap_or_default();
+            (
+                format!("共 {} 个会话，{buy} 含购买；有加购的会话中 {ab} 没有购买（加购放弃）。最常见的路径是“{top}”。", crate::i18n::int(s.sessions)),
+                format!(
+                    "Of {} sessions, {buy} include a buy; {ab} of the sessions with a cart end without one (cart abandonment). The most frequent path is \"{top}\".",
+                    crate::i18n::int(s.sessions)
+                ),
+            )
+        });
         Ok(Computed {
             json: serde_json::to_value(&s).expect("sessions JSON"),
-            section: Section { key: "sessions", title: TITLE, columns: COLUMNS.to_vec(), rows, headline, definition: DEFINITION },
+            section: Section {
+                key: "sessions",
+                title: TITLE,
+                columns: COLUMNS.map(Label::from).to_vec(),
+                rows,
+                tables: vec![],
+                headline,
+                plots: vec![plot],
+                conclusion,
+                definition: DEFINITION,
+            },
         })
     }
 }

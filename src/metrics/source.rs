@@ -3,7 +3,7 @@
 //! events for a category filter), the day bitmaps, and small numeric helpers.
 
 use super::MetricsError;
-use crate::domain::{trace_here, Filter, Range, BEHAVIORS};
+use crate::domain::{trace_here, Filter, Journey, Range, BEHAVIORS};
 use crate::store::{self, sql_date};
 use duckdb::Connection;
 
@@ -19,13 +19,39 @@ pub struct Ctx<'a> {
     pub src: Sources,
     /// `event_date BETWEEN <from> AND <to>` for the range.
     pub between: String,
+    /// The options of the journey analyses (ordered funnel, cohorts, sessions).
+    pub journey: &'a Journey,
+    /// The shared sorted read by user and time, once an analysis asked for it.
+    pub user_pass: std::cell::RefCell<Option<super::user_pass::UserPass>>,
 }
 
 impl<'a> Ctx<'a> {
     /// The relations for `range` and `filter` (builds filtered rollups when a category filter asks for them).
-    pub fn new(conn: &'a Connection, range: &'a Range, filter: &'a Filter) -> Result<Ctx<'a>, MetricsError> {
+    pub fn new(conn: &'a Connection, range: &'a Range, filter: &'a Filter, journey: &'a Journey) -> Result<Ctx<'a>, MetricsError> {
         let between = format!("event_date BETWEEN {} AND {}", sql_date(range.from), sql_date(range.to));
-        Ok(Ctx { conn, range, filter, src: Sources::new(conn, range, filter)?, between })
+        Ok(Ctx { conn, range, filter, src: Sources::new(conn, range, filter)?, between, journey, user_pass: Default::default() })
+    }
+
+    /// Runs `sql`, a read with an ORDER BY, and hands its Arrow batches to `f` in that order.
+    ///
+    /// The store's connections run with `preserve_insertion_order = false`, under which DuckDB
+    /// may hand over the batches of an ORDER BY out of order (seen: a user split across batches),
+    /// so the setting is on for this read. Callers still check the order they rely on.
+    pub fn ordered_batches(
+        &self,
+        sql: &str,
+        mut f: impl FnMut(&duckdb::arrow::record_batch::RecordBatch) -> Result<(), MetricsError>,
+    ) -> Result<(), MetricsError> {
+        self.conn.execute_batch("SET preserve_insertion_order = true")?;
+        let read = (|| {
+            let mut st = self.conn.prepare(sql)?;
+            for batch in st.query_arrow([])? {
+                f(&batch)?;
+            }
+            Ok(())
+        })();
+        self.conn.execute_batch("SET preserve_insertion_order = false")?;
+        read
     }
 
     /// For each date of the range, (users active that day, of them also active the next day),
@@ -36,6 +62,23 @@ impl<'a> Ctx<'a> {
             None => Ok(None),
         }
     }
+}
+
+/// The error of a pass that found its input out of the order it asked for.
+pub fn out_of_order(what: &str, detail: String) -> MetricsError {
+    MetricsError::Store(store::StoreError::Io(format!("{what}: the events arrived out of order ({detail}); please report this")))
+}
+
+/// `quantile_cont(q)` as DuckDB computes it over `sorted` (ascending): linear interpolation at
+/// position q·(n−1); 0 for none.
+pub fn quantile_cont(sorted: &[i64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let (a, b) = (sorted[lo] as f64, sorted[hi] as f64);
+    a + (b - a) * (pos - lo as f64)
 }
 
 /// `a / b`, 0 when `b` is 0.

@@ -13,9 +13,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 /// Ink colours: dark blue, orange, teal, dark red, grey; distinct in lightness for grey print.
 pub const PALETTE: [RGBColor; 5] =
     [RGBColor(31, 59, 115), RGBColor(230, 145, 30), RGBColor(42, 157, 143), RGBColor(150, 30, 45), RGBColor(120, 120, 120)];
-const AXIS: RGBColor = RGBColor(90, 90, 90);
-const GRID: RGBColor = RGBColor(225, 225, 225);
-const TEXT: RGBColor = RGBColor(35, 35, 35);
+pub(crate) const AXIS: RGBColor = RGBColor(90, 90, 90);
+pub(crate) const GRID: RGBColor = RGBColor(225, 225, 225);
+pub(crate) const TEXT: RGBColor = RGBColor(35, 35, 35);
 
 /// One line of a line chart.
 #[derive(Clone, Debug)]
@@ -66,6 +66,24 @@ pub enum Kind {
         /// Value axis title (with unit).
         desc: String,
     },
+    /// Stacked bars per x position; negative series stack below the axis.
+    Stacked {
+        /// Label of each x position.
+        x: Vec<String>,
+        /// The series, stacked in order.
+        series: Vec<Series>,
+        /// Value axis title.
+        desc: String,
+    },
+    /// A matrix of rates in [0, 1], shaded by value; `None` cells blank.
+    Heatmap {
+        /// Row labels.
+        rows: Vec<String>,
+        /// Column labels.
+        columns: Vec<String>,
+        /// values[row][column].
+        values: Vec<Vec<Option<f64>>>,
+    },
 }
 
 /// A chart: title, content and how to write numbers.
@@ -90,7 +108,7 @@ pub struct DrawError(pub String);
 
 type DrawResult<T> = Result<T, DrawError>;
 
-fn err<E: std::fmt::Debug>(e: E) -> DrawError {
+pub(crate) fn err<E: std::fmt::Debug>(e: E) -> DrawError {
     DrawError(format!("{e:?}"))
 }
 
@@ -144,7 +162,7 @@ pub fn svg(chart: &Chart, family: &str) -> DrawResult<String> {
     Ok(s)
 }
 
-fn style<'a>(family: &'a str, px: f64, color: &'static RGBColor) -> TextStyle<'a> {
+pub(crate) fn style<'a>(family: &'a str, px: f64, color: &'static RGBColor) -> TextStyle<'a> {
     TextStyle::from((family, px).into_font()).color(color)
 }
 
@@ -159,6 +177,8 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart, family: &s
         Kind::Funnel { stages } => stages.iter().all(|s| s.1 <= 0.0),
         Kind::Lines { left, right, .. } => left.iter().chain(right).all(|s| s.values.iter().all(|v| *v <= 0.0)),
         Kind::Bars { bars, .. } => bars.iter().all(|b| b.1 <= 0.0),
+        Kind::Stacked { series, .. } => series.iter().all(|s| s.values.iter().all(|v| *v == 0.0)),
+        Kind::Heatmap { values, .. } => values.iter().flatten().all(|v| v.is_none()),
     };
     if empty {
         let (bw, bh) = body.dim_in_pixel();
@@ -175,6 +195,8 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart, family: &s
         Kind::Bars { bars, horizontal: true, desc } => hbars(&body, bars, desc, family, k),
         Kind::Bars { bars, horizontal: false, desc } => vbars(&body, bars, desc, family, k, c.fmt),
         Kind::Lines { .. } => lines(&body, &c.kind, family, k, c.fmt),
+        Kind::Stacked { x, series, desc } => super::grid::stacked(&body, x, series, desc, family, k, c.fmt),
+        Kind::Heatmap { rows, columns, values } => super::grid::heatmap(&body, rows, columns, values, family, k),
     }
 }
 

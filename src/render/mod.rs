@@ -3,6 +3,7 @@
 
 pub mod chart;
 pub mod fonts;
+pub mod grid;
 pub mod num;
 pub mod pdf;
 pub mod table;

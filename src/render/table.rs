@@ -27,7 +27,8 @@ pub fn width(s: &str) -> usize {
 }
 
 /// A simple table: a header row and data rows; the first column is left-aligned, the rest right-aligned.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub fn table<S: AsRef<str>>(header: &[S], rows: &[Vec<String>]) -> String {
+    let header: Vec<&str> = header.iter().map(|h| h.as_ref()).collect();
     let n = header.len();
     let mut w: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for r in rows {
@@ -35,7 +36,11 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
             w[i] = w[i].max(width(c));
         }
     }
-    let numeric = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || ",.%:".contains(c));
+    // Numbers, durations ("3.5 min") and "-" (not defined) are right-aligned.
+    let numeric = |s: &str| {
+        let s = [" s", " min", " h", " d"].iter().find_map(|u| s.strip_suffix(u)).unwrap_or(s);
+        s == "-" || (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || ",.%:".contains(c)))
+    };
     let left: Vec<bool> = (0..n).map(|i| !rows.iter().all(|r| r.get(i).is_none_or(|c| numeric(c)))).collect();
     let mut out = String::new();
     let line = |cells: Vec<&str>, out: &mut String| {
@@ -56,7 +61,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         out.truncate(trimmed);
         out.push('\n');
     };
-    line(header.to_vec(), &mut out);
+    line(header.clone(), &mut out);
     let total: usize = w.iter().sum::<usize>() + 2 * (n.saturating_sub(1));
     out.push_str(&"-".repeat(total));
     out.push('\n');
@@ -161,6 +166,10 @@ fn registry_sections(o: &mut String, m: &Metrics, lang: Lang) {
         let s = sec.shown(lang);
         section(o, s.title);
         o.push_str(&table(&s.columns, &s.rows));
+        for (title, columns, rows) in &s.tables {
+            let _ = writeln!(o, "\n{title}");
+            o.push_str(&table(columns, rows));
+        }
         for (label, value) in &s.headline {
             let _ = writeln!(o, "{label}: {value}");
         }

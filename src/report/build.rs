@@ -3,11 +3,10 @@
 //! and the dashboard's `/api/report.pdf`.
 
 use crate::appdb::AppDb;
-use crate::domain::{DateRange, Filter};
 use crate::i18n::prose::{self, fill};
 use crate::i18n::{ui, Lang};
 use crate::insights::{facts::Facts, produce, Request, Source};
-use crate::metrics::{Metrics, MetricsError};
+use crate::metrics::{Metrics, MetricsError, Query};
 use crate::render::fonts::{self, FontError};
 use crate::store::{self, Mode, OpenOptions, StoreError};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -52,10 +51,8 @@ pub struct ReportConfig {
     pub out: PathBuf,
     /// Language.
     pub lang: Lang,
-    /// The requested date range.
-    pub range: DateRange,
-    /// Event filter.
-    pub filter: Filter,
+    /// The requested range, filter and journey options.
+    pub query: Query,
     /// Explicit font.
     pub font: Option<PathBuf>,
     /// Explicit model for the insights section.
@@ -138,7 +135,7 @@ pub fn generate(c: &ReportConfig) -> Result<Written, ReportError> {
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
     pb.set_message(ui::STEP_METRICS.get(c.lang));
     let conn = store::open(&c.db, Mode::ReadOnly, &c.open)?;
-    let m = Metrics::for_db(&conn, &c.db, c.range, &c.filter)?;
+    let m = Metrics::for_db(&conn, &c.db, &c.query)?;
     let totals = store::ingest_totals(&conn)?;
     let sources = store::source_files(&conn)?;
     drop(conn);

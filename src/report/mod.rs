@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod narrative;
+pub mod registry;
 
 use crate::i18n::{int, pct, segment_name, stage_name, t, tr, ui, Lang};
 use crate::insights::facts::Facts;
@@ -51,10 +52,18 @@ pub struct Drawn {
     pub svg: String,
 }
 
-/// The six charts of the report, labelled in `lang`.
+/// The report's charts, labelled in `lang`: the six of the built-in analyses, then those of the
+/// registry's sections.
+pub fn charts(m: &Metrics, lang: Lang) -> Vec<Chart> {
+    let mut all = builtin_charts(m, lang);
+    all.extend(registry::charts(m, lang));
+    all
+}
+
+/// The six charts of the built-in analyses.
 ///
 /// Length: a declarative list, one literal per chart, in report order.
-pub fn charts(m: &Metrics, lang: Lang) -> Vec<Chart> {
+fn builtin_charts(m: &Metrics, lang: Lang) -> Vec<Chart> {
     let fmt: fn(f64) -> String = if lang == Lang::Zh { num::compact_zh } else { num::compact_en };
     let empty = tr(lang, &ui::NOTHING_TO_DRAW_IN_THIS);
     let stages = m
@@ -239,8 +248,7 @@ fn key_figures(d: &mut Doc, m: &Metrics, lang: Lang) {
 }
 
 /// Sections 2–7: one per analysis, with the charts in `drawn` order.
-fn analysis_sections(d: &mut Doc, m: &Metrics, f: &Facts, lang: Lang, drawn: Vec<Drawn>) -> Result<(), PdfError> {
-    let mut drawn = drawn.into_iter();
+fn analysis_sections(d: &mut Doc, m: &Metrics, f: &Facts, lang: Lang, drawn: &mut impl Iterator<Item = Drawn>) -> Result<(), PdfError> {
     let k = &m.kpis;
     let funnel_numbers = m
         .funnel
@@ -305,29 +313,6 @@ fn analysis_sections(d: &mut Doc, m: &Metrics, f: &Facts, lang: Lang, drawn: Vec
     section(d, lang, 7, t(lang, "top_categories").to_string(), cat_numbers, narrative::categories(f, lang), drawn.next())?;
 
     Ok(())
-}
-
-/// Sections 8 onwards: one per analysis of the metrics registry (its table and headline
-/// numbers); returns the number of the next section.
-fn registry_sections(d: &mut Doc, m: &Metrics, lang: Lang) -> usize {
-    let mut n = 8;
-    for sec in m.more.sections() {
-        let s = sec.shown(lang);
-        d.ensure(120.0);
-        d.heading(&format!("{n}. {}", s.title), 1);
-        let header: Vec<String> = s.columns.iter().map(|c| c.to_string()).collect();
-        let widths = vec![1.0 / header.len().max(1) as f32; header.len()];
-        let align: Vec<Align> = (0..header.len()).map(|i| if i == 0 { Align::Left } else { Align::Right }).collect();
-        d.table(&header, &s.rows, &widths, &align, 9.0);
-        if !s.headline.is_empty() {
-            d.heading(&tr(lang, &ui::KEY_NUMBERS), 2);
-            for (label, value) in &s.headline {
-                d.bullet(&format!("{label}{}{value}", if lang == Lang::Zh { "：" } else { ": " }), 9.5);
-            }
-        }
-        n += 1;
-    }
-    n
 }
 
 /// Section `n` (after the analyses): the insights.
@@ -417,8 +402,9 @@ pub fn pdf(input: &Input, font: &Font, drawn: Vec<Drawn>) -> Result<(Vec<u8>, us
     let mut d = Doc::new(font, &title)?;
     cover_page(&mut d, input, &title);
     key_figures(&mut d, input.metrics, lang);
-    analysis_sections(&mut d, input.metrics, input.facts, lang, drawn)?;
-    let next = registry_sections(&mut d, input.metrics, lang);
+    let mut drawn = drawn.into_iter();
+    analysis_sections(&mut d, input.metrics, input.facts, lang, &mut drawn)?;
+    let next = registry::sections(&mut d, input.metrics, lang, &mut drawn, 8)?;
     insights_section(&mut d, input, next);
     appendix(&mut d, input);
     let footer = |p: usize, n: usize| {

@@ -6,8 +6,13 @@
 //! - `/api/metrics?from&to&behavior&category` exactly `ecomm analyze --format json --from --to
 //!   --behavior --category` (`behavior`: comma-separated pv,fav,cart,buy; `category`:
 //!   comma-separated ids; both optional, see [`crate::metrics::Filter`])
-//! - `/api/sections?from&to&behavior&category&lang` the analyses of the metrics registry (e.g. the
-//!   lifecycle) as the page shows them: title, columns, formatted rows, headline numbers
+//! - `/api/sections?from&to&behavior&category&lang` the analyses of the metrics registry (ordered
+//!   funnel, cohorts, lifecycle, sessions) as the page shows them: title, columns, formatted rows,
+//!   further tables, headline numbers, charts (labels in `lang`, values raw) and a conclusion
+//! - `/api/metrics`, `/api/sections`, `/api/insights` and `/api/report.pdf` also take the journey
+//!   options, each optional with the CLI's default and parsed by the same type as its flag:
+//!   `funnel_steps`, `funnel_by`, `funnel_window`, `funnel_breakdown`, `retention_start`,
+//!   `retention_return`, `session_gap` (e.g. `funnel_steps=pv,cart,buy&funnel_window=2h`)
 //! - `/api/insights?from&to&behavior&category&lang` the insights module's outcome (LLM when
 //!   configured, else rules) with its fact sheet under `facts`
 //! - `/api/report.pdf?from&to&behavior&category&lang` the PDF report for that filter
@@ -41,12 +46,16 @@
 //! version was read under.
 
 pub mod auth;
+mod params;
+
+pub use params::check_params;
+use params::{params, Params, QUERY_PARAMS};
 
 use crate::appdb::AppDb;
-use crate::domain::{parse_date, DateRange, Filter, RangeError};
+use crate::domain::RangeError;
 use crate::i18n::Lang;
 use crate::insights::{facts::Facts, produce, Request};
-use crate::metrics::{Metrics, MetricsError};
+use crate::metrics::{Metrics, MetricsError, Query as Ask};
 use crate::report::build::ReportError;
 use crate::store::{self, Mode, OpenOptions, StoreError};
 use axum::extract::{Query, State};
@@ -129,7 +138,7 @@ impl AppState {
 
 /// An API error: status and one sentence.
 #[derive(Debug)]
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -147,7 +156,9 @@ impl From<MetricsError> for ApiError {
         match e {
             // The HTTP API names its own parameters.
             MetricsError::Range(RangeError::Reversed(f, t)) => bad(format!("from={f} is after to={t}; swap them / 开始日期晚于结束日期")),
-            MetricsError::Range(_) | MetricsError::Filter(_) | MetricsError::UnknownCategory(_) => bad(e.to_string()),
+            MetricsError::Range(_) | MetricsError::Filter(_) | MetricsError::Journey(_) | MetricsError::UnknownCategory(_) => {
+                bad(e.to_string())
+            }
             MetricsError::Store(s) => s.into(),
         }
     }
@@ -163,54 +174,6 @@ impl From<StoreError> for ApiError {
             other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
         }
     }
-}
-
-/// Validated query parameters.
-struct Params {
-    range: DateRange,
-    filter: Filter,
-    lang: Lang,
-}
-
-impl Params {
-    /// The memo key of a request of `kind` with these parameters.
-    fn key(&self, kind: &str) -> String {
-        format!("{kind}:{:?}:{:?}:{:?}:{:?}:{:?}", self.range.from, self.range.to, self.filter.behaviors, self.filter.categories, self.lang)
-    }
-}
-
-fn params(q: &HashMap<String, String>, allowed: &[&str]) -> Result<Params, ApiError> {
-    for k in q.keys() {
-        if !allowed.contains(&k.as_str()) {
-            return Err(bad(format!("unknown parameter '{k}'; this endpoint takes: {}", allowed.join(", "))));
-        }
-    }
-    let date = |k: &str| -> Result<Option<chrono::NaiveDate>, ApiError> {
-        match q.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()) {
-            None => Ok(None),
-            Some(s) => parse_date(s).map(Some).map_err(|e| bad(format!("{k}: expected a date like 2017-11-25, got '{}'", e.input))),
-        }
-    };
-    let lang = match q.get("lang").map(String::as_str) {
-        None | Some("zh") => Lang::Zh,
-        Some("en") => Lang::En,
-        Some(other) => return Err(bad(format!("lang: expected zh or en, got '{other}'"))),
-    };
-    let list = |k: &str| -> Vec<String> {
-        q.get(k).map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()).unwrap_or_default()
-    };
-    let categories = list("category")
-        .iter()
-        .map(|c| c.parse::<i64>().map_err(|_| bad(format!("category: expected category ids like 4756105, got '{c}'"))))
-        .collect::<Result<Vec<i64>, ApiError>>()?;
-    let filter = Filter::new(&list("behavior"), &categories).map_err(|e| bad(e.to_string()))?;
-    Ok(Params { range: DateRange::new(date("from")?, date("to")?), filter, lang })
-}
-
-/// Validates a request's query parameters as an endpoint taking `allowed` does (for fuzzing and
-/// tests): `Err` holds the sentence the 400 answer would carry.
-pub fn check_params(q: &HashMap<String, String>, allowed: &[&str]) -> Result<(), String> {
-    params(q, allowed).map(|_| ()).map_err(|e| e.1)
 }
 
 /// Answers request `key` with `f` on a fresh read-only connection, unless the same request was
@@ -266,9 +229,9 @@ where
 /// category suggestions) into the memo, so the first visitor after a start does not wait for
 /// them. Errors are left for the real request to report.
 pub fn warm(st: &AppState) {
-    let p = Params { range: DateRange::default(), filter: Filter::default(), lang: Lang::Zh };
+    let p = Params { q: Ask::default(), lang: Lang::Zh };
     let _ = answer(st, &p.key("metrics"), metrics_body(p));
-    let p = Params { range: DateRange::default(), filter: Filter::default(), lang: Lang::Zh };
+    let p = Params { q: Ask::default(), lang: Lang::Zh };
     let _ = answer(st, &p.key("sections"), sections_body(p));
     let _ = answer(st, "meta", meta_body);
     let _ = answer(st, "categories", categories_body);
@@ -307,19 +270,28 @@ where
 }
 
 async fn metrics(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
-    let p = params(&q, &["from", "to", "behavior", "category"])?;
+    let p = params(&q, &QUERY_PARAMS)?;
     with_db(st, p.key("metrics"), metrics_body(p)).await
 }
 
 fn metrics_body(p: Params) -> impl FnOnce(&AppState, &duckdb::Connection) -> Result<String, ApiError> {
     move |st, conn| {
-        let m = Metrics::for_db(conn, &st.db, p.range, &p.filter)?;
+        let m = Metrics::for_db(conn, &st.db, &p.q)?;
+        // The page asks for the registry's sections of the same query next: they are part of
+        // these metrics, so remember them in both languages instead of computing them again.
+        let version = store::data_version(conn)?;
+        let mut memo = st.memo.lock().expect("memo lock");
+        for lang in [Lang::Zh, Lang::En] {
+            let key = Params { q: p.q.clone(), lang }.key("sections");
+            let shown: Vec<_> = m.more.sections().map(|s| s.shown(lang)).collect();
+            memo.insert(format!("{version}|{key}"), serde_json::to_string(&shown).expect("sections serialize"));
+        }
         Ok(serde_json::to_string(&m).expect("metrics serialize"))
     }
 }
 
 async fn sections(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
-    let p = params(&q, &["from", "to", "behavior", "category", "lang"])?;
+    let p = params(&q, &[QUERY_PARAMS.as_slice(), &["lang"]].concat())?;
     with_db(st, p.key("sections"), sections_body(p)).await
 }
 
@@ -327,7 +299,7 @@ async fn sections(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Strin
 /// and headline numbers in `lang`.
 fn sections_body(p: Params) -> impl FnOnce(&AppState, &duckdb::Connection) -> Result<String, ApiError> {
     move |st, conn| {
-        let more = crate::metrics::registry_for_db(conn, &st.db, p.range, &p.filter)?;
+        let more = crate::metrics::registry_for_db(conn, &st.db, &p.q)?;
         let shown: Vec<_> = more.sections().map(|s| s.shown(p.lang)).collect();
         Ok(serde_json::to_string(&shown).expect("sections serialize"))
     }
@@ -376,9 +348,9 @@ fn categories_body(_: &AppState, conn: &duckdb::Connection) -> Result<String, Ap
 }
 
 async fn insights(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
-    let p = params(&q, &["from", "to", "behavior", "category", "lang"])?;
+    let p = params(&q, &[QUERY_PARAMS.as_slice(), &["lang"]].concat())?;
     with_db(st, p.key("insights"), move |st, conn| {
-        let m = Metrics::for_db(conn, &st.db, p.range, &p.filter)?;
+        let m = Metrics::for_db(conn, &st.db, &p.q)?;
         let facts = Facts::from_metrics(&m);
         let app = AppDb::open(&crate::appdb::path_for(&st.db)).ok();
         let o = produce(&Request {
@@ -399,7 +371,7 @@ async fn insights(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Strin
 }
 
 async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
-    let p = params(&q, &["from", "to", "behavior", "category", "lang"])?;
+    let p = params(&q, &[QUERY_PARAMS.as_slice(), &["lang"]].concat())?;
     // A render holds a few tens of MB: bound how many run at once, so a burst of requests
     // queues instead of growing the server without limit.
     let Ok(Ok(_slot)) = tokio::time::timeout(std::time::Duration::from_secs(PDF_WAIT_SECS), st.pdf_slots.acquire()).await else {
@@ -420,8 +392,7 @@ async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Str
             open: st2.open.clone(),
             out: out.clone(),
             lang: p.lang,
-            range: p.range,
-            filter: p.filter.clone(),
+            query: p.q.clone(),
             font: None,
             model: None,
             llm: true,
@@ -439,8 +410,8 @@ async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Str
         let _ = std::fs::remove_dir_all(&dir);
         let name = format!(
             "ecomm-report-{}-{}.pdf",
-            p.range.from.map(|d| d.to_string()).unwrap_or_else(|| "start".into()),
-            p.range.to.map(|d| d.to_string()).unwrap_or_else(|| "end".into())
+            p.q.range.from.map(|d| d.to_string()).unwrap_or_else(|| "start".into()),
+            p.q.range.to.map(|d| d.to_string()).unwrap_or_else(|| "end".into())
         );
         Ok((bytes?, name))
     })

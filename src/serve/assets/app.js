@@ -7,7 +7,9 @@ const PALETTE = ["#1f3b73", "#e6911e", "#2a9d8f", "#961e2d", "#787878"];
 const T = __ECOMM_LABELS__;
 
 const BEHAVIORS = ["pv", "fav", "cart", "buy"];
-const state = { lang: "zh", from: "", to: "", behaviors: [], category: "", meta: null, metrics: null, seq: 0 };
+const state = { lang: "zh", from: "", to: "", behaviors: [], category: "", journey: {}, meta: null, metrics: null, seq: 0 };
+// The journey options the page toggles, with the server's defaults (a default stays out of the URL).
+const JOURNEY = { funnel_by: "user", funnel_window: "1d" };
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[state.lang][k] || k;
 const int = (n) => Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
@@ -33,6 +35,7 @@ function query(extra) {
   if (state.to) p.set("to", state.to);
   if (state.behaviors.length) p.set("behavior", state.behaviors.join(","));
   if (state.category) p.set("category", state.category);
+  for (const [k, v] of Object.entries(state.journey)) if (v && v !== JOURNEY[k]) p.set(k, v);
   if (extra) for (const [k, v] of Object.entries(extra)) p.set(k, v);
   return p.toString();
 }
@@ -203,16 +206,101 @@ function renderCharts(m) {
   $("rfm-table").innerHTML = `<tr>${head}</tr>${rows}`;
 }
 
-// The analyses of the metrics registry (/api/sections): one panel with a table each.
+// ---------- the registry's charts (plots of /api/sections: labels in the page's language, raw values) ----------
+function plotFunnel(p) {
+  const v = p.series[0][1];
+  if (!v.some((x) => x > 0)) return empty();
+  const max = Math.max(...v, 1), lw = 110, rw = 190, bw = W - lw - rw, row = H / v.length;
+  let s = `<svg viewBox="0 0 ${W} ${H}">`;
+  v.forEach((x, i) => {
+    const w = Math.max(2, (x / max) * bw), left = lw + (bw - w) / 2, y = i * row + row * 0.12, h = row * 0.76;
+    const prev = i ? v[i - 1] : x, lost = prev - x;
+    const rate = (a, b) => pct(b > 0 ? a / b : 0);
+    const tipText = `${p.labels[i]}: ${int(x)}` + (i ? `\n${t("prev")} ${rate(x, prev)} · ${t("from_first")} ${rate(x, v[0])}\n${t("drop_off")} ${int(lost)}` : "");
+    s += `<rect x="${left}" y="${y}" width="${w}" height="${h}" fill="${PALETTE[i % 5]}" data-tip="${esc(tipText)}"/>`;
+    s += `<text x="${lw - 8}" y="${y + h / 2 + 4}" text-anchor="end">${esc(p.labels[i])}</text>`;
+    s += `<text x="${lw + bw + 8}" y="${y + h / 2 - 3}">${int(x)}</text>`;
+    s += `<text x="${lw + bw + 8}" y="${y + h / 2 + 12}" style="fill:#646464">${esc(i ? `${t("prev")} ${rate(x, prev)} · −${int(lost)}` : "100%")}</text>`;
+  });
+  return s + "</svg>";
+}
+
+function plotStacked(p) {
+  const n = p.labels.length, ser = p.series;
+  if (!ser.some(([, v]) => v.some((x) => x))) return empty();
+  const sum = (i, pos) => ser.reduce((a, [, v]) => a + ((v[i] > 0) === pos ? v[i] : 0), 0);
+  const top = nice(Math.max(...p.labels.map((_, i) => sum(i, true)), 1) * 1.05);
+  const bottom = Math.min(...p.labels.map((_, i) => sum(i, false)), 0) * 1.05;
+  const m = { l: 56, r: 12, t: 28, b: 24 }, pw = W - m.l - m.r, ph = H - m.t - m.b, col = pw / Math.max(n, 1);
+  const Y = (v) => m.t + ((top - v) / (top - bottom)) * ph;
+  let s = `<svg viewBox="0 0 ${W} ${H}"><g class="grid">`;
+  for (let k = 0; k <= 4; k++) {
+    const v = top - ((top - bottom) * k) / 4;
+    s += `<line x1="${m.l}" x2="${m.l + pw}" y1="${Y(v)}" y2="${Y(v)}"/><text x="${m.l - 6}" y="${Y(v) + 4}" text-anchor="end">${compact(v)}</text>`;
+  }
+  s += "</g>";
+  p.labels.forEach((lab, i) => {
+    let up = 0, down = 0;
+    const x = m.l + i * col + col * 0.15;
+    const text = lab + "\n" + ser.map(([name, v]) => `${name}: ${int(Math.abs(v[i]))}`).join("\n");
+    ser.forEach(([, v], si) => {
+      const val = v[i] || 0, base = val >= 0 ? up : down, y1 = Y(base), y2 = Y(base + val);
+      s += `<rect x="${x}" y="${Math.min(y1, y2)}" width="${col * 0.7}" height="${Math.abs(y2 - y1)}" fill="${PALETTE[si % 5]}" data-tip="${esc(text)}"/>`;
+      if (val >= 0) up += val; else down += val;
+    });
+    if (n <= 16 || i % Math.ceil(n / 16) === 0) s += `<text x="${x + col * 0.35}" y="${H - 6}" text-anchor="middle">${esc(lab)}</text>`;
+  });
+  s += `<line class="axis" x1="${m.l}" x2="${m.l + pw}" y1="${Y(0)}" y2="${Y(0)}"/>`;
+  ser.forEach(([name], si) => (s += `<rect x="${m.l + si * 120}" y="6" width="10" height="10" fill="${PALETTE[si % 5]}"/><text x="${m.l + si * 120 + 14}" y="15">${esc(name)}</text>`));
+  return s + "</svg>";
+}
+
+function plotHeatmap(p) {
+  const rows = p.series, cols = p.columns;
+  if (!rows.length) return empty();
+  const lw = 56, th = 22, cw = (W - lw) / Math.max(cols.length, 1), rh = Math.min(32, (H - th) / rows.length);
+  const max = Math.max(...rows.flatMap(([, v]) => v.filter((x) => x !== null)), 1e-9);
+  let s = `<svg viewBox="0 0 ${W} ${th + rh * rows.length + 4}">`;
+  cols.forEach((c, j) => (s += `<text x="${lw + cw * (j + 0.5)}" y="15" text-anchor="middle">${esc(c)}</text>`));
+  rows.forEach(([lab, v], i) => {
+    const y = th + i * rh;
+    s += `<text x="${lw - 6}" y="${y + rh / 2 + 4}" text-anchor="end">${esc(lab)}</text>`;
+    v.forEach((x, j) => {
+      if (x === null) return;
+      const a = Math.min(1, x / max);
+      s += `<rect x="${lw + cw * j + 1}" y="${y + 1}" width="${cw - 2}" height="${rh - 2}" fill="rgba(31,59,115,${(0.08 + 0.92 * a).toFixed(3)})" data-tip="${esc(`${lab} ${cols[j]}: ${pct(x)}`)}"/>`;
+      s += `<text x="${lw + cw * (j + 0.5)}" y="${y + rh / 2 + 4}" text-anchor="middle" style="fill:${a > 0.55 ? "#fff" : "#232323"}">${(x * 100).toFixed(1)}%</text>`;
+    });
+  });
+  return s + "</svg>";
+}
+
+function plot(p) {
+  if (p.kind === "funnel") return plotFunnel(p);
+  if (p.kind === "stacked") return plotStacked(p);
+  if (p.kind === "heatmap") return plotHeatmap(p);
+  return bars(p.labels.map((label, i) => ({ label, value: p.series[0][1][i], note: p.notes[i] })), p.horizontal);
+}
+
+function htmlTable(columns, rows) {
+  const head = columns.map((c) => `<th>${esc(c)}</th>`).join("");
+  const body = rows.map((r) => `<tr>${r.map((c, i) => `<td${i ? ' class="num"' : ""}>${esc(c)}</td>`).join("")}</tr>`).join("");
+  return `<table><tr>${head}</tr>${body}</table>`;
+}
+
+// The analyses of the metrics registry (/api/sections): one panel each with its charts, tables,
+// headline numbers and conclusion.
 function renderSections(list) {
   $("more").innerHTML = list
     .map((s) => {
-      const head = s.columns.map((c) => `<th>${esc(c)}</th>`).join("");
-      const rows = s.rows.map((r) => `<tr>${r.map((c, i) => `<td${i ? ' class="num"' : ""}>${esc(c)}</td>`).join("")}</tr>`).join("");
+      const charts = s.plots.map((p) => `<h3>${esc(p.title)}</h3><div class="chart" id="plot-${esc(p.name)}">${plot(p)}</div>`).join("");
+      const tables = s.tables.map(([title, cols, rows]) => `<h3>${esc(title)}</h3>${htmlTable(cols, rows)}`).join("");
       const notes = s.headline.map(([l, v]) => `${esc(l)}: ${esc(v)}`).join(" · ");
-      return `<div class="panel" id="section-${esc(s.key)}"><h2>${esc(s.title)}</h2><table>${`<tr>${head}</tr>`}${rows}</table><div class="note">${notes}</div></div>`;
+      const conclusion = s.conclusion ? `<p class="conclusion">${esc(s.conclusion)}</p>` : "";
+      return `<div class="panel" id="section-${esc(s.key)}"><h2>${esc(s.title)}</h2>${conclusion}${charts}${htmlTable(s.columns, s.rows)}${tables}<div class="note">${notes}</div></div>`;
     })
     .join("");
+  hoverable($("more"));
 }
 
 function renderMeta(meta) {
@@ -244,6 +332,7 @@ function readFilters() {
 function writeFilters() {
   BEHAVIORS.forEach((b) => ($("b-" + b).checked = !state.behaviors.length || state.behaviors.includes(b)));
   $("category").value = state.category;
+  for (const k of Object.keys(JOURNEY)) $(k).value = state.journey[k] || JOURNEY[k];
 }
 
 function syncUrl() {
@@ -296,7 +385,9 @@ async function init() {
   state.behaviors = (p.get("behavior") || "").split(",").filter((b) => BEHAVIORS.includes(b));
   if (state.behaviors.length === BEHAVIORS.length) state.behaviors = [];
   state.category = p.get("category") || "";
+  for (const k of Object.keys(JOURNEY)) state.journey[k] = p.get(k) || JOURNEY[k];
   writeFilters();
+  for (const k of Object.keys(JOURNEY)) $(k).addEventListener("change", () => { state.journey[k] = $(k).value; refresh(); });
   $("from").addEventListener("change", () => { state.from = $("from").value; refresh(); });
   $("to").addEventListener("change", () => { state.to = $("to").value; refresh(); });
   BEHAVIORS.forEach((b) => $("b-" + b).addEventListener("change", () => { readFilters(); refresh(); }));
@@ -310,6 +401,7 @@ async function init() {
     state.from = state.to = "";
     state.behaviors = [];
     state.category = "";
+    state.journey = { ...JOURNEY };
     writeFilters();
     $("from").value = state.meta ? state.meta.window.start : "";
     $("to").value = state.meta ? state.meta.window.end : "";

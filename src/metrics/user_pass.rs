@@ -1,0 +1,69 @@
+//! One sorted read of the kept events by user and time, shared by the analyses that follow each
+//! user's events in order: the sessions and, when its key is the user, the ordered funnel. At
+//! 10 M rows the sort is most of either analysis's time, so the first of them to run reads for
+//! both and leaves the other's tally in the context ([`Ctx::user_pass`]).
+
+use super::source::Ctx;
+use super::{ordered_funnel, sessions, MetricsError};
+use crate::domain::journey::FunnelKey;
+
+/// The tallies of one read, each taken by its analysis.
+#[derive(Default)]
+pub struct UserPass {
+    /// The sessions' tally, until `sessions` takes it.
+    pub sessions: Option<sessions::Tally>,
+    /// The user-keyed ordered funnel's tally, until `ordered_funnel` takes it.
+    pub funnel: Option<ordered_funnel::Tally>,
+}
+
+/// Reads the kept events in (user, time, behaviour) order once and feeds both analyses (the
+/// sessions order ties by item too, but equal behaviours at the same time are indistinguishable
+/// to both, so the read does not sort by it: 0.1 s and 110 MB less at 10 M rows).
+fn read(ctx: &Ctx<'_>) -> Result<UserPass, MetricsError> {
+    use duckdb::arrow::array::AsArray;
+    use duckdb::arrow::datatypes::{Int64Type, UInt8Type};
+    let sql = format!(
+        "SELECT user_id, ts, enum_code(behavior_type)::UTINYINT AS b FROM {} WHERE {} ORDER BY user_id, ts, b",
+        ctx.src.events, ctx.between
+    );
+    let mut s = sessions::Feed::new(ctx.journey.gap_secs());
+    let mut f = if ctx.journey.by == FunnelKey::User { Some(ordered_funnel::Feed::new(ctx)?) } else { None };
+    ctx.ordered_batches(&sql, |batch| {
+        let (us, ts, bs) = (
+            batch.column(0).as_primitive::<Int64Type>(),
+            batch.column(1).as_primitive::<Int64Type>(),
+            batch.column(2).as_primitive::<UInt8Type>(),
+        );
+        for r in 0..batch.num_rows() {
+            let (user, at, b) = (us.value(r), ts.value(r), bs.value(r));
+            s.event(user, at, b)?;
+            if let Some(f) = &mut f {
+                f.event(user, 0, at, b, 0)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(UserPass { sessions: Some(s.finish()), funnel: f.map(ordered_funnel::Feed::finish) })
+}
+
+/// Takes a part of the context's pass, reading it first when the part is not there.
+fn take<T>(ctx: &Ctx<'_>, part: fn(&mut UserPass) -> Option<T>) -> Result<T, MetricsError> {
+    let mut cell = ctx.user_pass.borrow_mut();
+    if let Some(t) = cell.as_mut().and_then(part) {
+        return Ok(t);
+    }
+    let mut fresh = read(ctx)?;
+    let t = part(&mut fresh).expect("a fresh pass holds every part");
+    *cell = Some(fresh);
+    Ok(t)
+}
+
+/// The sessions' tally.
+pub fn sessions(ctx: &Ctx<'_>) -> Result<sessions::Tally, MetricsError> {
+    take(ctx, |p| p.sessions.take())
+}
+
+/// The user-keyed ordered funnel's tally.
+pub fn funnel(ctx: &Ctx<'_>) -> Result<ordered_funnel::Tally, MetricsError> {
+    take(ctx, |p| p.funnel.take())
+}
