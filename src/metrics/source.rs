@@ -45,8 +45,9 @@ impl<'a> Ctx<'a> {
         self.conn.execute_batch("SET preserve_insertion_order = true")?;
         let read = (|| {
             let mut st = self.conn.prepare(sql)?;
-            for batch in st.query_arrow([])? {
-                f(&batch)?;
+            // Streamed: `query_arrow` would hold the whole result (1.7 GB at 100 M rows).
+            for batch in st.stream_arrow([])? {
+                f(&batch?)?;
             }
             Ok(())
         })();
@@ -124,6 +125,10 @@ pub struct Sources {
     pub events: String,
     /// The day bitmaps, when they exist.
     pub bitmaps: Option<Bitmaps>,
+    /// The kept events in (user_id, ts, b) storage order (`user_seq`, see
+    /// [`store::rollups::rebuild_rollups`]), when it exists and no category filter is set;
+    /// columns `user_id, ts, event_date, b`.
+    pub user_seq: Option<String>,
 }
 
 impl Sources {
@@ -155,10 +160,12 @@ impl Sources {
                 buy_items: "f_buy_items".into(),
                 events: "f_events".into(),
                 bitmaps: None,
+                user_seq: None,
             });
         }
         let dropped: Vec<&str> = B.iter().copied().filter(|b| !filter.keeps(b)).collect();
         let bitmaps = Bitmaps::for_range(conn, range, &kept, &dropped)?;
+        let user_seq = user_seq(conn, &kept, &dropped)?;
         if dropped.is_empty() {
             return Ok(Sources {
                 user_day: "user_day".into(),
@@ -167,6 +174,7 @@ impl Sources {
                 buy_items: "buy_items".into(),
                 events: "user_behavior".into(),
                 bitmaps,
+                user_seq,
             });
         }
         let zero = dropped.iter().map(|b| format!("0::UINTEGER AS {b}")).collect::<Vec<_>>().join(", ");
@@ -179,8 +187,30 @@ impl Sources {
             buy_items: if filter.keeps("buy") { "buy_items".into() } else { "(SELECT * FROM buy_items WHERE false)".into() },
             events: format!("(SELECT * FROM user_behavior WHERE behavior_type IN ({in_list}))"),
             bitmaps,
+            user_seq,
         })
     }
+}
+
+/// `user_seq`, narrowed to the kept behaviours, when it exists and `ECOMM_NO_USER_SEQ` is unset
+/// (DBs ingested before it was added have none; the readers then sort the events).
+fn user_seq(conn: &Connection, kept: &[&str], dropped: &[&str]) -> Result<Option<String>, MetricsError> {
+    if std::env::var_os("ECOMM_NO_USER_SEQ").is_some() || kept.is_empty() {
+        return Ok(None);
+    }
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'user_seq'",
+        [],
+        |r| r.get(0),
+    )?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if dropped.is_empty() {
+        return Ok(Some("user_seq".into()));
+    }
+    let codes: Vec<String> = kept.iter().map(|b| BEHAVIORS.iter().position(|x| x == b).expect("behaviour").to_string()).collect();
+    Ok(Some(format!("(SELECT * FROM user_seq WHERE b IN ({}))", codes.join(", "))))
 }
 
 impl Bitmaps {

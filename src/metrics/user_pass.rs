@@ -1,7 +1,9 @@
-//! One sorted read of the kept events by user and time, shared by the analyses that follow each
-//! user's events in order: the sessions and, when its key is the user, the ordered funnel. At
-//! 10 M rows the sort is most of either analysis's time, so the first of them to run reads for
-//! both and leaves the other's tally in the context ([`Ctx::user_pass`]).
+//! One read of the kept events in (user, time) order, shared by the analyses that follow each
+//! user's events in order: the sessions and, when its key is the user, the ordered funnel. The
+//! first of them to run reads for both and leaves the other's tally in the context
+//! ([`Ctx::user_pass`]). The read comes from `user_seq`, the events stored in that order at
+//! ingest, without a sort; with a category filter (or in a DB ingested before `user_seq`
+//! existed) DuckDB sorts the kept events instead.
 
 use super::source::Ctx;
 use super::{ordered_funnel, sessions, MetricsError};
@@ -22,10 +24,14 @@ pub struct UserPass {
 fn read(ctx: &Ctx<'_>) -> Result<UserPass, MetricsError> {
     use duckdb::arrow::array::AsArray;
     use duckdb::arrow::datatypes::{Int64Type, UInt8Type};
-    let sql = format!(
-        "SELECT user_id, ts, enum_code(behavior_type)::UTINYINT AS b FROM {} WHERE {} ORDER BY user_id, ts, b",
-        ctx.src.events, ctx.between
-    );
+    // From `user_seq`, stored in this order, the read needs no sort; otherwise DuckDB sorts.
+    let sql = match &ctx.src.user_seq {
+        Some(seq) => format!("SELECT user_id, ts, b FROM {seq} WHERE {}", ctx.between),
+        None => format!(
+            "SELECT user_id, ts, enum_code(behavior_type)::UTINYINT AS b FROM {} WHERE {} ORDER BY user_id, ts, b",
+            ctx.src.events, ctx.between
+        ),
+    };
     let mut s = sessions::Feed::new(ctx.journey.gap_secs());
     let mut f = if ctx.journey.by == FunnelKey::User { Some(ordered_funnel::Feed::new(ctx)?) } else { None };
     ctx.ordered_batches(&sql, |batch| {

@@ -9,7 +9,8 @@
 //! - `user_summary`: one row per user (see `metrics::summary`).
 //! - `ingest_log`: one row per file and ingest: content hash, rows read, loaded and rejected by reason.
 //! - `rejects`: every rejected row with its reason, file, line and raw text (also exported as CSV).
-//! - rollups for fast queries: `user_day`, `hourly`, `category_day`, `buy_items`.
+//! - rollups for fast queries: `user_day`, `hourly`, `category_day`, `buy_items`, the day bitmaps, and
+//!   `user_seq` (the events stored in user and time order; see [`rollups::rebuild_rollups`]).
 //! - `ecomm_meta`: key/value pairs: schema version, window, time zone.
 
 pub mod append;

@@ -15,7 +15,11 @@ use duckdb::Connection;
 ///   `user_days` (user_id, `active`, `pv_days`, `fav_days`, `cart_days`, `buy_days`) and
 ///   `item_days` (item_id, `days`, and for windows up to [`LANE_DAYS`] days `lanes`: bit 16·k + d =
 ///   behaviour k of pv, fav, cart, buy on window day d), which answer distinct-user and distinct-item questions for any
-///   date range from one small scan.
+///   date range from one small scan;
+/// - `user_seq` (user_id, ts, event_date, b = the behaviour's code 0..3): the events **stored in
+///   (user_id, ts, b) order**, so the analyses that follow each user's events in time (sessions,
+///   the user-keyed ordered funnel) read them in that order without sorting (they check the
+///   order as they read and refuse anything else).
 pub fn rebuild_rollups(conn: &Connection, window_start: chrono::NaiveDate, window_end: chrono::NaiveDate) -> Result<(), StoreError> {
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TABLE user_day AS
@@ -26,6 +30,14 @@ pub fn rebuild_rollups(conn: &Connection, window_start: chrono::NaiveDate, windo
         small_rollups("", "user_behavior")
     ))?;
     crate::domain::trace_here("rollups: user_day, hourly, category_day, buy_items");
+    // Written with preserve_insertion_order on, so the rows are stored in the ORDER BY's order.
+    conn.execute_batch(
+        "SET preserve_insertion_order = true;
+         CREATE OR REPLACE TABLE user_seq AS
+           SELECT user_id, ts, event_date, enum_code(behavior_type)::UTINYINT AS b FROM user_behavior ORDER BY user_id, ts, b;
+         SET preserve_insertion_order = false;",
+    )?;
+    crate::domain::trace_here("rollups: user_seq");
     if (window_end - window_start).num_days() < MASK_DAYS {
         let bit = format!("(1::UBIGINT << (event_date - {})::UBIGINT)", super::sql_date(window_start));
         conn.execute_batch(&format!(
