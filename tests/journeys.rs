@@ -319,15 +319,21 @@ fn ordered_funnel_equals_a_brute_force() {
     }
 }
 
-/// The sessions and the user-keyed funnel read `user_seq` (the events stored by user and time)
-/// without a sort; the same analyses from a sorted read of the events (`ECOMM_NO_USER_SEQ`) agree,
+/// The sessions and the ordered funnel (every key) read `user_seq` (the events stored by user and
+/// time) without a sort; the same analyses from a sorted read of the events (`ECOMM_NO_USER_SEQ`) agree,
 /// with and without filters.
 #[test]
 fn stored_user_order_and_a_sorted_read_agree() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("r.duckdb");
     ingest(&db, &[&real("100k")], &[]);
-    for args in [vec![], vec!["--behavior", "pv,buy", "--from", "2017-11-28"], vec!["--session-gap", "10m", "--funnel-window", "2h"]] {
+    for args in [
+        vec![],
+        vec!["--behavior", "pv,buy", "--from", "2017-11-28"],
+        vec!["--session-gap", "10m", "--funnel-window", "2h"],
+        vec!["--funnel-by", "item", "--funnel-breakdown", "category"],
+        vec!["--funnel-by", "category", "--funnel-breakdown", "segment", "--funnel-steps", "pv,cart|fav,buy"],
+    ] {
         let stored = analyze(&db, &args);
         let sorted = analyze_env(&db, &args, &[("ECOMM_NO_USER_SEQ", "1")]);
         for key in ["ordered_funnel", "sessions"] {

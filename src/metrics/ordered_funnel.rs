@@ -23,11 +23,13 @@
 //!
 //! The filters remove events first, as for every metric (with `--behavior buy` no key starts a pv step).
 //!
-//! How it is computed: one sorted read of the kept events of the steps (by key, time, step),
-//! then one pass per key that keeps, for each level, the latest start of a chain reaching it
-//! (the latest start leaves the most room in the window): a step-1 event starts a chain; a
-//! step-k event at t extends the latest level-(k−1) start s when t ≤ s + w, and t − s is then
-//! the shortest chain through this event, so T_k is the smallest such t − s.
+//! How it is computed: one read of the kept events by user and time (shared with the sessions;
+//! from the events stored in that order at ingest, else sorted), in which each key of a user (the
+//! user, or each of their items or categories) keeps, for each level, the latest start of a chain
+//! reaching it (the latest start leaves the most room in the window): a step-1 event starts a
+//! chain; a step-k event at t extends the latest level-(k−1) start s when t ≤ s + w, and t − s
+//! is then the shortest chain through this event, so T_k is the smallest such t − s. Events of a
+//! key at the same time are applied in step order.
 
 use super::rfm::SEGMENTS;
 use super::section::{secs, Analysis, Cell, Computed, Headline, Label, Plot, PlotKind, Section, Table};

@@ -127,7 +127,7 @@ pub struct Sources {
     pub bitmaps: Option<Bitmaps>,
     /// The kept events in (user_id, ts, b) storage order (`user_seq`, see
     /// [`store::rollups::rebuild_rollups`]), when it exists and no category filter is set;
-    /// columns `user_id, ts, event_date, b`.
+    /// columns `user_id, ts, event_date, b, item_id, category_id`.
     pub user_seq: Option<String>,
 }
 
@@ -199,7 +199,7 @@ fn user_seq(conn: &Connection, kept: &[&str], dropped: &[&str]) -> Result<Option
         return Ok(None);
     }
     let n: i64 = conn.query_row(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'user_seq'",
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' AND table_name = 'user_seq' AND column_name = 'category_id'",
         [],
         |r| r.get(0),
     )?;

@@ -1,5 +1,6 @@
 //! One read of the kept events in (user, time) order, shared by the analyses that follow each
-//! user's events in order: the sessions and, when its key is the user, the ordered funnel. The
+//! user's events in order: the sessions and the ordered funnel (for every key: a user's items and
+//! categories lie in the user's block). The
 //! first of them to run reads for both and leaves the other's tally in the context
 //! ([`Ctx::user_pass`]). The read comes from `user_seq`, the events stored in that order at
 //! ingest, without a sort; with a category filter (or in a DB ingested before `user_seq`
@@ -14,7 +15,7 @@ use crate::domain::journey::FunnelKey;
 pub struct UserPass {
     /// The sessions' tally, until `sessions` takes it.
     pub sessions: Option<sessions::Tally>,
-    /// The user-keyed ordered funnel's tally, until `ordered_funnel` takes it.
+    /// The ordered funnel's tally (any key), until `ordered_funnel` takes it.
     pub funnel: Option<ordered_funnel::Tally>,
 }
 
@@ -25,31 +26,34 @@ fn read(ctx: &Ctx<'_>) -> Result<UserPass, MetricsError> {
     use duckdb::arrow::array::AsArray;
     use duckdb::arrow::datatypes::{Int64Type, UInt8Type};
     // From `user_seq`, stored in this order, the read needs no sort; otherwise DuckDB sorts.
+    // The item and category columns only when the funnel follows them (user keys skip their decoding).
+    let keys = match ctx.journey.by {
+        FunnelKey::User => "",
+        _ => ", item_id, category_id",
+    };
     let sql = match &ctx.src.user_seq {
-        Some(seq) => format!("SELECT user_id, ts, b FROM {seq} WHERE {}", ctx.between),
+        Some(seq) => format!("SELECT user_id, ts, b{keys} FROM {seq} WHERE {}", ctx.between),
         None => format!(
-            "SELECT user_id, ts, enum_code(behavior_type)::UTINYINT AS b FROM {} WHERE {} ORDER BY user_id, ts, b",
+            "SELECT user_id, ts, enum_code(behavior_type)::UTINYINT AS b{keys} FROM {} WHERE {} ORDER BY user_id, ts, b",
             ctx.src.events, ctx.between
         ),
     };
     let mut s = sessions::Feed::new(ctx.journey.gap_secs());
-    let mut f = if ctx.journey.by == FunnelKey::User { Some(ordered_funnel::Feed::new(ctx)?) } else { None };
+    let mut f = ordered_funnel::Feed::new(ctx)?;
     ctx.ordered_batches(&sql, |batch| {
-        let (us, ts, bs) = (
-            batch.column(0).as_primitive::<Int64Type>(),
-            batch.column(1).as_primitive::<Int64Type>(),
-            batch.column(2).as_primitive::<UInt8Type>(),
-        );
+        let col = |i: usize| batch.column(i).as_primitive::<Int64Type>();
+        let (us, ts) = (col(0), col(1));
+        let bs = batch.column(2).as_primitive::<UInt8Type>();
+        let keys = (batch.num_columns() == 5).then(|| (col(3), col(4)));
         for r in 0..batch.num_rows() {
             let (user, at, b) = (us.value(r), ts.value(r), bs.value(r));
             s.event(user, at, b)?;
-            if let Some(f) = &mut f {
-                f.event(user, 0, at, b, 0)?;
-            }
+            let (item, cat) = keys.map(|(i, c)| (i.value(r), c.value(r))).unwrap_or((0, 0));
+            f.event(user, at, b, item, cat)?;
         }
         Ok(())
     })?;
-    Ok(UserPass { sessions: Some(s.finish()), funnel: f.map(ordered_funnel::Feed::finish) })
+    Ok(UserPass { sessions: Some(s.finish()), funnel: Some(f.finish()) })
 }
 
 /// Takes a part of the context's pass, reading it first when the part is not there.
@@ -69,7 +73,7 @@ pub fn sessions(ctx: &Ctx<'_>) -> Result<sessions::Tally, MetricsError> {
     take(ctx, |p| p.sessions.take())
 }
 
-/// The user-keyed ordered funnel's tally.
+/// The ordered funnel's tally.
 pub fn funnel(ctx: &Ctx<'_>) -> Result<ordered_funnel::Tally, MetricsError> {
     take(ctx, |p| p.funnel.take())
 }

@@ -16,9 +16,9 @@ use duckdb::Connection;
 ///   `item_days` (item_id, `days`, and for windows up to [`LANE_DAYS`] days `lanes`: bit 16·k + d =
 ///   behaviour k of pv, fav, cart, buy on window day d), which answer distinct-user and distinct-item questions for any
 ///   date range from one small scan;
-/// - `user_seq` (user_id, ts, event_date, b = the behaviour's code 0..3): the events **stored in
+/// - `user_seq` (user_id, ts, event_date, b = the behaviour's code 0..3, item_id, category_id): the events **stored in
 ///   (user_id, ts, b) order**, so the analyses that follow each user's events in time (sessions,
-///   the user-keyed ordered funnel) read them in that order without sorting (they check the
+///   the ordered funnel) read them in that order without sorting (they check the
 ///   order as they read and refuse anything else).
 pub fn rebuild_rollups(conn: &Connection, window_start: chrono::NaiveDate, window_end: chrono::NaiveDate) -> Result<(), StoreError> {
     conn.execute_batch(&format!(
@@ -34,7 +34,8 @@ pub fn rebuild_rollups(conn: &Connection, window_start: chrono::NaiveDate, windo
     conn.execute_batch(
         "SET preserve_insertion_order = true;
          CREATE OR REPLACE TABLE user_seq AS
-           SELECT user_id, ts, event_date, enum_code(behavior_type)::UTINYINT AS b FROM user_behavior ORDER BY user_id, ts, b;
+           SELECT user_id, ts, event_date, enum_code(behavior_type)::UTINYINT AS b, item_id, category_id
+           FROM user_behavior ORDER BY user_id, ts, b;
          SET preserve_insertion_order = false;",
     )?;
     crate::domain::trace_here("rollups: user_seq");

@@ -1,22 +1,24 @@
-//! The ordered funnel's pass: each key's chains, fed event by event in (key, time) order (see
-//! the algorithm in [`super`]), from its own sorted read (item and category keys) or from the
-//! read by user that the sessions share ([`crate::metrics::user_pass`]).
+//! The ordered funnel's pass: each key's chains, fed event by event from the read by user and
+//! time that the sessions share ([`crate::metrics::user_pass`]), for every key: the keys of a
+//! user (the user, or their items or categories) all lie in the user's block of events, each in
+//! time order, so one open chain state per key of the current user is enough and no read sorts
+//! by item or category.
 
 use super::super::rfm::SEGMENTS;
 use super::super::source::{out_of_order, Ctx};
 use super::super::MetricsError;
 use super::BUCKETS;
 use crate::domain::journey::{Breakdown, FunnelKey, Steps};
-use crate::domain::BEHAVIORS;
 use std::collections::HashMap;
 
 const NONE: i64 = i64::MIN;
 
 /// One key being read.
 struct Run {
-    k1: i64,
-    k2: i64,
     last_ts: i64,
+    /// Events at `last_ts` not applied yet: (step, category); applied in step order, so equal
+    /// times chain.
+    pending: Vec<(usize, i64)>,
     /// Latest start of a chain reaching each level (NONE: not reached).
     start: [i64; 4],
     /// Shortest chain to each level.
@@ -26,8 +28,18 @@ struct Run {
 }
 
 impl Run {
-    fn new(k1: i64, k2: i64, ts: i64) -> Run {
-        Run { k1, k2, last_ts: ts, start: [NONE; 4], best: [i64::MAX; 4], cat: NONE }
+    fn new(ts: i64) -> Run {
+        Run { last_ts: ts, pending: Vec::new(), start: [NONE; 4], best: [i64::MAX; 4], cat: NONE }
+    }
+
+    /// Applies the pending events (all at `last_ts`) in step order (ties: smaller category).
+    fn flush(&mut self, window: Option<i64>) {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_unstable();
+        for (step, cat) in pending.drain(..) {
+            self.step(self.last_ts, step, cat, window);
+        }
+        self.pending = pending;
     }
 
     /// One event at `t` of step `s` (0-based) in category `cat`.
@@ -96,16 +108,51 @@ fn segments(ctx: &Ctx<'_>) -> Result<HashMap<i64, u8>, MetricsError> {
     Ok(out)
 }
 
-/// The funnel of events fed in (key, time) order, one at a time; events of one key at the same
-/// time may come in any order (they are applied in step order, so equal times chain).
+/// A hasher for ids: one multiplication (Fibonacci hashing) instead of SipHash, which took most
+/// of an item-keyed pass's time; the keys are ids from the data, and a slow map is their worst case.
+#[derive(Clone, Copy, Default)]
+pub struct IdHash;
+
+/// The state of [`IdHash`].
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        // The map indexes by the low bits: fold the well-mixed high bits into them.
+        self.0 ^ (self.0 >> 29)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ *b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_i64(&mut self, x: i64) {
+        self.0 = (x as u64 ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+impl std::hash::BuildHasher for IdHash {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+/// The funnel of events fed in (user, time) order, one at a time; events of one user at the same
+/// time may come in any order (each key applies them in step order, so equal times chain).
 pub struct Feed {
     steps: Steps,
+    by: FunnelKey,
     window: Option<i64>,
     breakdown: Option<Breakdown>,
     segments: HashMap<i64, u8>,
-    run: Option<Run>,
-    /// Events of the current key at time `run.last_ts` not applied yet: (step, category).
-    pending: Vec<(usize, i64)>,
+    /// The current user and the time of their last event.
+    user: Option<(i64, i64)>,
+    /// The open keys of the current user (by item or category id).
+    runs: HashMap<i64, Run, IdHash>,
+    /// The current user's key, for the user key.
+    one: Option<Run>,
     t: Tally,
 }
 
@@ -115,94 +162,75 @@ impl Feed {
         let j = ctx.journey;
         let segments = if j.breakdown == Some(Breakdown::Segment) { segments(ctx)? } else { HashMap::new() };
         let t = Tally { n: j.steps.masks().len(), reached: [0; 4], gaps: Default::default(), hist: [0; 7], groups: HashMap::new() };
-        Ok(Feed { steps: j.steps.clone(), window: j.window.secs(), breakdown: j.breakdown, segments, run: None, pending: vec![], t })
+        Ok(Feed {
+            steps: j.steps.clone(),
+            by: j.by,
+            window: j.window.secs(),
+            breakdown: j.breakdown,
+            segments,
+            user: None,
+            runs: HashMap::default(),
+            one: None,
+            t,
+        })
     }
 
-    fn flush(&mut self) {
-        let Some(r) = self.run.as_mut() else { return };
-        self.pending.sort_unstable();
-        for (step, cat) in self.pending.drain(..) {
-            r.step(r.last_ts, step, cat, self.window);
-        }
-    }
-
-    fn close(&mut self) {
-        self.flush();
-        if let Some(r) = self.run.take() {
+    /// Closes every open key of the current user.
+    fn close_user(&mut self) {
+        let Some((user, _)) = self.user else { return };
+        let runs: Vec<Run> = self.runs.drain().map(|(_, r)| r).chain(self.one.take()).collect();
+        for mut r in runs {
+            r.flush(self.window);
             let group = match self.breakdown {
                 None => None,
-                Some(Breakdown::Segment) => Some(*self.segments.get(&r.k1).unwrap_or(&5) as i64),
+                Some(Breakdown::Segment) => Some(*self.segments.get(&user).unwrap_or(&5) as i64),
                 Some(Breakdown::Category) => Some(r.cat),
             };
             self.t.close(&r, group);
         }
     }
 
-    /// One event of key (k1, k2) at `at` with behaviour code `b` in category `cat`.
-    pub fn event(&mut self, k1: i64, k2: i64, at: i64, b: u8, cat: i64) -> Result<(), MetricsError> {
-        match &self.run {
-            Some(r) if (r.k1, r.k2) == (k1, k2) => {
-                if at < r.last_ts {
-                    return Err(out_of_order("ordered funnel", format!("time {at} after {} for user {k1}", r.last_ts)));
-                }
-                if at > r.last_ts {
-                    self.flush();
-                    self.run.as_mut().expect("a key").last_ts = at;
+    /// One event of `user` at `at` with behaviour code `b` on `item` in `cat`.
+    pub fn event(&mut self, user: i64, at: i64, b: u8, item: i64, cat: i64) -> Result<(), MetricsError> {
+        match self.user {
+            Some((u, last)) if u == user => {
+                if at < last {
+                    return Err(out_of_order("ordered funnel", format!("time {at} after {last} for user {user}")));
                 }
             }
-            other => {
-                if let Some(r) = other {
-                    if (k1, k2) < (r.k1, r.k2) {
-                        return Err(out_of_order("ordered funnel", format!("user {k1} after user {}", r.k1)));
-                    }
-                }
-                self.close();
-                self.run = Some(Run::new(k1, k2, at));
-            }
+            Some((u, _)) if user < u => return Err(out_of_order("ordered funnel", format!("user {user} after user {u}"))),
+            _ => self.close_user(),
         }
-        if let Some(step) = self.steps.step_of(b as usize) {
-            self.pending.push((step, cat));
+        self.user = Some((user, at));
+        let Some(step) = self.steps.step_of(b as usize) else { return Ok(()) };
+        let key = match self.by {
+            FunnelKey::User => 0,
+            FunnelKey::Item => item,
+            FunnelKey::Category => cat,
+        };
+        let window = self.window;
+        // One key per user for the user key: skip the map's hashing (most of the pass's time).
+        let r = match (self.by, &mut self.one) {
+            (FunnelKey::User, Some(r)) => r,
+            (FunnelKey::User, one) => one.insert(Run::new(at)),
+            _ => self.runs.entry(key).or_insert_with(|| Run::new(at)),
+        };
+        if at > r.last_ts {
+            r.flush(window);
+            r.last_ts = at;
         }
+        r.pending.push((step, cat));
         Ok(())
     }
 
     /// The keys read.
     pub fn finish(mut self) -> Tally {
-        self.close();
+        self.close_user();
         self.t
     }
 }
 
-/// The sorted read of the kept step events, for item and category keys (user keys share the
-/// read of [`crate::metrics::user_pass`]).
-fn sql(ctx: &Ctx<'_>, steps: &Steps, by: FunnelKey) -> String {
-    let names: Vec<String> = (0..4).filter(|b| steps.step_of(*b).is_some()).map(|b| format!("'{}'", BEHAVIORS[b])).collect();
-    let k2 = if by == FunnelKey::Item { "item_id" } else { "category_id" };
-    format!(
-        "SELECT user_id, {k2} AS k2, ts, enum_code(behavior_type)::UTINYINT AS b, category_id FROM {}
-         WHERE {} AND behavior_type IN ({}) ORDER BY user_id, k2, ts",
-        ctx.src.events,
-        ctx.between,
-        names.join(", ")
-    )
-}
-
-/// Reads the kept events in key order and tallies each key's level and times.
+/// The funnel's tally from the read by user.
 pub fn tally(ctx: &Ctx<'_>) -> Result<Tally, MetricsError> {
-    use duckdb::arrow::array::AsArray;
-    use duckdb::arrow::datatypes::{Int64Type, UInt8Type};
-    if ctx.journey.by == FunnelKey::User {
-        return crate::metrics::user_pass::funnel(ctx);
-    }
-    let mut feed = Feed::new(ctx)?;
-    ctx.ordered_batches(&sql(ctx, &ctx.journey.steps, ctx.journey.by), |batch| {
-        let col = |i: usize| batch.column(i).as_primitive::<Int64Type>();
-        let (k1s, k2s, ts, cats) = (col(0), col(1), col(2), col(4));
-        let bs = batch.column(3).as_primitive::<UInt8Type>();
-        for i in 0..batch.num_rows() {
-            feed.event(k1s.value(i), k2s.value(i), ts.value(i), bs.value(i), cats.value(i))?;
-        }
-        Ok(())
-    })?;
-    Ok(feed.finish())
+    crate::metrics::user_pass::funnel(ctx)
 }
