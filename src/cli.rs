@@ -42,9 +42,12 @@ pub enum Command {
     /// Example: ecomm ingest UserBehavior.csv --db local.duckdb
     ///          ecomm ingest 'logs/*.csv.gz' --db local.duckdb --start 2017-11-25 --end 2017-12-03
     Ingest(IngestArgs),
-    /// Print every metric: totals, funnel, hourly, daily, retention, repurchase, top categories, RFM.
+    /// Print every metric: totals, funnel, hourly, daily, retention, repurchase, top categories, RFM,
+    /// and the journeys: ordered funnel, cohorts, lifecycle, sessions and paths.
     ///
     /// Example: ecomm analyze --db local.duckdb --from 2017-12-01 --format json
+    ///          ecomm analyze --db local.duckdb --funnel-by item --funnel-window 2h --funnel-breakdown category
+    ///          ecomm analyze --db local.duckdb --funnel-steps pv,cart,buy --retention-start buy --lang en
     Analyze(AnalyzeArgs),
     /// Structured operating advice from a local LLM (llama.cpp, GGUF), grounded in the metrics.
     ///
@@ -231,9 +234,6 @@ pub struct AnalyzeArgs {
     /// Event filters.
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Journey options.
-    #[command(flatten)]
-    pub journey: JourneyArgs,
     /// The date range.
     #[command(flatten)]
     pub range: RangeArgs,
@@ -243,6 +243,9 @@ pub struct AnalyzeArgs {
     /// Language of the tables.
     #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = Lang::Zh)]
     pub lang: Lang,
+    /// Journey options (last: their help heading covers what follows).
+    #[command(flatten)]
+    pub journey: JourneyArgs,
 }
 
 impl AnalyzeArgs {
@@ -328,9 +331,6 @@ pub struct InsightsArgs {
     /// Event filters.
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Journey options.
-    #[command(flatten)]
-    pub journey: JourneyArgs,
     /// GGUF model file (else $ECOMM_MODEL, else the first models/*.gguf).
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -349,6 +349,9 @@ pub struct InsightsArgs {
     /// Ignore the cache (still updates it).
     #[arg(long)]
     pub no_cache: bool,
+    /// Journey options (last: their help heading covers what follows).
+    #[command(flatten)]
+    pub journey: JourneyArgs,
 }
 
 impl InsightsArgs {
@@ -367,9 +370,6 @@ pub struct ReportArgs {
     /// Event filters.
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Journey options.
-    #[command(flatten)]
-    pub journey: JourneyArgs,
     /// The PDF to write; the charts go beside it.
     #[arg(long, default_value = "results/report.pdf")]
     pub out: PathBuf,
@@ -391,6 +391,9 @@ pub struct ReportArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Journey options (last: their help heading covers what follows).
+    #[command(flatten)]
+    pub journey: JourneyArgs,
 }
 
 impl ReportArgs {
