@@ -6,6 +6,7 @@
 //! has its own marker and dash, so the charts stay readable when printed in grey.
 
 use crate::render::fonts::Font;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -308,20 +309,7 @@ fn vbars<DB: DrawingBackend>(
         }
     };
     let yfmt = |y: &f64| fmt(*y);
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(AXIS)
-        .x_labels(n * 2 + 1)
-        .x_label_formatter(&xfmt)
-        .y_label_formatter(&yfmt)
-        .y_desc(desc)
-        .label_style(style(family, 16.0 * k, &TEXT))
-        .axis_desc_style(style(family, 16.0 * k, &AXIS))
-        .draw()
-        .map_err(err)?;
+    mesh(&mut chart, n * 2 + 1, &xfmt, &yfmt, desc, None, family, k)?;
     chart
         .draw_series(
             bars.iter().enumerate().map(|(i, b)| Rectangle::new([(i as f64 + 0.2, 0.0), (i as f64 + 0.8, b.1)], PALETTE[0].filled())),
@@ -363,21 +351,7 @@ fn lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, kind: &Kind, family:
     let pct = |v: &f64| format!("{:.0}%", v * 100.0);
     let yfmt = |v: &f64| fmt(*v);
     let lfmt: &dyn Fn(&f64) -> String = if *percent { &pct } else { &yfmt };
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(AXIS)
-        .x_labels(n)
-        .x_label_formatter(&xfmt)
-        .y_label_formatter(lfmt)
-        .y_desc(left_desc.as_str())
-        .x_desc(x_desc.as_str())
-        .label_style(style(family, 16.0 * k, &TEXT))
-        .axis_desc_style(style(family, 16.0 * k, &AXIS))
-        .draw()
-        .map_err(err)?;
+    mesh(&mut chart, n, &xfmt, lfmt, left_desc, Some(x_desc), family, k)?;
     if !right.is_empty() {
         chart
             .configure_secondary_axes()
@@ -450,6 +424,36 @@ fn lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, kind: &Kind, family:
         .draw()
         .map_err(err)?;
     Ok(())
+}
+
+/// The axes of every chart with x and y in f64: no vertical grid lines, light horizontal ones,
+/// `x_labels` label positions, and the labels and axis titles in the report's font.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    x_labels: usize,
+    xfmt: &dyn Fn(&f64) -> String,
+    yfmt: &dyn Fn(&f64) -> String,
+    y_desc: &str,
+    x_desc: Option<&str>,
+    family: &str,
+    k: f64,
+) -> DrawResult<()> {
+    let mut m = chart.configure_mesh();
+    m.disable_x_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .axis_style(AXIS)
+        .x_labels(x_labels)
+        .x_label_formatter(xfmt)
+        .y_label_formatter(yfmt)
+        .y_desc(y_desc)
+        .label_style(style(family, 16.0 * k, &TEXT))
+        .axis_desc_style(style(family, 16.0 * k, &AXIS));
+    if let Some(d) = x_desc {
+        m.x_desc(d);
+    }
+    m.draw().map_err(err)
 }
 
 /// Marker `i` as a polygon around `at`: circle, triangle, square, diamond (so series differ

@@ -2,7 +2,7 @@
 //! stacked bars whose negative series stack below the axis (the lifecycle's dormant users), and a
 //! heatmap of rates (cohort retention).
 
-use super::chart::{err, style, DrawError, Series, AXIS, GRID, PALETTE, TEXT};
+use super::chart::{err, mesh, style, DrawError, Series, AXIS, GRID, PALETTE, TEXT};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -36,20 +36,7 @@ pub fn stacked<DB: DrawingBackend>(
         }
     };
     let yfmt = |v: &f64| if *v < 0.0 { format!("-{}", fmt(-v)) } else { fmt(*v) };
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(AXIS)
-        .x_labels(n)
-        .x_label_formatter(&xfmt)
-        .y_label_formatter(&yfmt)
-        .y_desc(desc)
-        .label_style(style(family, 16.0 * k, &TEXT))
-        .axis_desc_style(style(family, 16.0 * k, &AXIS))
-        .draw()
-        .map_err(err)?;
+    mesh(&mut chart, n, &xfmt, &yfmt, desc, None, family, k)?;
     let (mut up, mut down) = (vec![0.0; n], vec![0.0; n]);
     for (si, s) in series.iter().enumerate() {
         let color = PALETTE[si % PALETTE.len()];
