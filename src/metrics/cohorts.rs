@@ -12,8 +12,8 @@
 //! - Only non-empty cohorts are listed.
 //!
 //! Computed from the per-(user, date) rollup of the kept events (so the filters apply): each
-//! user's cohort date c and last return date l; retained counts (user, date) rows at d ≥ c, and
-//! unbounded[c][N] = users of c with l − c ≥ N (a suffix sum).
+//! user's cohort date c and last return date l, computed once; retained counts (user, date) rows
+//! at d ≥ c, and unbounded[c][N] = users of c with l − c ≥ N (a suffix sum).
 
 use super::section::{Analysis, Cell, Computed, Headline, Label, Plot, PlotKind, Section, Table};
 use super::source::{ratio, u, Ctx};
@@ -89,21 +89,26 @@ fn triples(ctx: &Ctx<'_>, sql: &str) -> Result<Vec<(NaiveDate, usize, u64)>, Met
 pub fn compute(ctx: &Ctx<'_>) -> Result<Cohorts, MetricsError> {
     let (start, ret) = (ctx.journey.retention_start, ctx.journey.retention_return);
     let only = |e: RetentionEvent| if e == RetentionEvent::Buy { " FILTER (WHERE b)" } else { "" };
-    let base = format!(
-        "WITH a AS (SELECT user_id, event_date AS d, buy > 0 AS b FROM {} WHERE {} AND (pv + fav + cart + buy) > 0),
-         s AS (SELECT user_id, min(d){} AS c, max(d){} AS l FROM a GROUP BY user_id)",
-        ctx.src.user_day,
-        ctx.between,
+    // Each user's cohort date c and last return date l, once (a temporary table of the
+    // connection, as the filtered rollups are), then read by the three counts.
+    let active = format!(
+        "SELECT user_id, event_date AS d, buy > 0 AS b FROM {} WHERE {} AND (pv + fav + cart + buy) > 0",
+        ctx.src.user_day, ctx.between
+    );
+    ctx.conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE _cohort_users AS
+         SELECT * FROM (SELECT user_id, min(d){} AS c, max(d){} AS l FROM ({active}) GROUP BY user_id) WHERE c IS NOT NULL",
         only(start),
         only(ret)
-    );
-    let sizes = triples(ctx, &format!("{base} SELECT c::VARCHAR, 0, count(*) FROM s WHERE c IS NOT NULL GROUP BY c"))?;
+    ))?;
+    let sizes = triples(ctx, "SELECT c::VARCHAR, 0, count(*) FROM _cohort_users GROUP BY c")?;
     let kept = if ret == RetentionEvent::Buy { " AND a.b" } else { "" };
     let retained = triples(
         ctx,
-        &format!("{base} SELECT s.c::VARCHAR, a.d - s.c, count(*) FROM a JOIN s USING (user_id) WHERE a.d >= s.c{kept} GROUP BY ALL"),
+        &format!("SELECT s.c::VARCHAR, a.d - s.c, count(*) FROM ({active}) a JOIN _cohort_users s USING (user_id) WHERE a.d >= s.c{kept} GROUP BY ALL"),
     )?;
-    let lasts = triples(ctx, &format!("{base} SELECT c::VARCHAR, l - c, count(*) FROM s WHERE l >= c GROUP BY ALL"))?;
+    let lasts = triples(ctx, "SELECT c::VARCHAR, l - c, count(*) FROM _cohort_users WHERE l >= c GROUP BY ALL")?;
+    ctx.conn.execute_batch("DROP TABLE _cohort_users")?;
     let to = ctx.range.to;
     let mut by_date: BTreeMap<NaiveDate, Cohort> = BTreeMap::new();
     for (date, _, users) in sizes {

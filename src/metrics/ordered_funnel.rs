@@ -123,7 +123,6 @@ pub struct OrderedFunnel {
 
 mod feed;
 
-use feed::tally;
 pub use feed::{Feed, Tally};
 
 /// The groups of the breakdown in their order.
@@ -155,7 +154,7 @@ fn groups(by: Breakdown, n: usize, mut g: HashMap<i64, [u64; 4]>) -> Vec<Group> 
 /// Computes the ordered funnel for the range, the filter and the journey options.
 pub fn compute(ctx: &Ctx<'_>) -> Result<OrderedFunnel, MetricsError> {
     let j = ctx.journey;
-    let mut t = tally(ctx)?;
+    let mut t = super::user_pass::funnel(ctx)?;
     let n = t.n;
     let stages = (0..n)
         .map(|k| {

@@ -21,7 +21,7 @@ pub struct Ctx<'a> {
     pub between: String,
     /// The options of the journey analyses (ordered funnel, cohorts, sessions).
     pub journey: &'a Journey,
-    /// The shared sorted read by user and time, once an analysis asked for it.
+    /// The shared read of the events by user and time, once an analysis asked for it.
     pub user_pass: std::cell::RefCell<Option<super::user_pass::UserPass>>,
 }
 
@@ -32,11 +32,12 @@ impl<'a> Ctx<'a> {
         Ok(Ctx { conn, range, filter, src: Sources::new(conn, range, filter)?, between, journey, user_pass: Default::default() })
     }
 
-    /// Runs `sql`, a read with an ORDER BY, and hands its Arrow batches to `f` in that order.
+    /// Runs `sql`, a read whose order matters (an ORDER BY, or a scan of a table stored in order),
+    /// and hands its Arrow batches to `f` in that order, streamed.
     ///
     /// The store's connections run with `preserve_insertion_order = false`, under which DuckDB
-    /// may hand over the batches of an ORDER BY out of order (seen: a user split across batches),
-    /// so the setting is on for this read. Callers still check the order they rely on.
+    /// may hand over the batches out of order (seen: a user split across the batches of an
+    /// ORDER BY), so the setting is on for this read. Callers still check the order they rely on.
     pub fn ordered_batches(
         &self,
         sql: &str,

@@ -138,7 +138,7 @@ impl AppState {
 
 /// An API error: status and one sentence.
 #[derive(Debug)]
-pub struct ApiError(pub(crate) StatusCode, pub(crate) String);
+pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -178,15 +178,25 @@ impl Feed {
     /// Closes every open key of the current user.
     fn close_user(&mut self) {
         let Some((user, _)) = self.user else { return };
-        let runs: Vec<Run> = self.runs.drain().map(|(_, r)| r).chain(self.one.take()).collect();
-        for mut r in runs {
-            r.flush(self.window);
-            let group = match self.breakdown {
+        let (window, breakdown, t) = (self.window, self.breakdown, &mut self.t);
+        let segment = match breakdown {
+            Some(Breakdown::Segment) => *self.segments.get(&user).unwrap_or(&5) as i64,
+            _ => 0,
+        };
+        let mut close = |mut r: Run| {
+            r.flush(window);
+            let group = match breakdown {
                 None => None,
-                Some(Breakdown::Segment) => Some(*self.segments.get(&user).unwrap_or(&5) as i64),
+                Some(Breakdown::Segment) => Some(segment),
                 Some(Breakdown::Category) => Some(r.cat),
             };
-            self.t.close(&r, group);
+            t.close(&r, group);
+        };
+        for (_, r) in self.runs.drain() {
+            close(r);
+        }
+        if let Some(r) = self.one.take() {
+            close(r);
         }
     }
 
@@ -228,9 +238,4 @@ impl Feed {
         self.close_user();
         self.t
     }
-}
-
-/// The funnel's tally from the read by user.
-pub fn tally(ctx: &Ctx<'_>) -> Result<Tally, MetricsError> {
-    crate::metrics::user_pass::funnel(ctx)
 }
