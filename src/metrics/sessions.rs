@@ -15,7 +15,7 @@
 //! Rates are 0 when their denominator is 0.
 
 use super::section::{Analysis, Cell, Computed, Headline, Label, Plot, PlotKind, Section};
-use super::source::{out_of_order, ratio, Ctx};
+use super::source::{out_of_order, ratio, Ctx, IdHash};
 use super::MetricsError;
 use crate::domain::BEHAVIORS;
 use crate::i18n::prose::Tr;
@@ -82,8 +82,24 @@ struct Open {
     has_buy: bool,
     has_cart: bool,
     last_b: u8,
-    /// Path nodes so far (behaviour codes), at most `PATH_NODES + 1` kept.
-    nodes: Vec<u8>,
+    /// The first `PATH_NODES` path nodes (behaviour codes), 2 bits each, the first highest.
+    path: u32,
+    /// Path nodes so far, counted up to `PATH_NODES + 1` (more means cut).
+    nodes: u8,
+}
+
+impl Open {
+    fn new(user: i64, at: i64, b: u8) -> Open {
+        Open { user, first: at, last: at, events: 1, has_buy: b == 3, has_cart: b == 2, last_b: b, path: b as u32, nodes: 1 }
+    }
+
+    /// Adds a node to the path (a behaviour other than the last).
+    fn node(&mut self, b: u8) {
+        if (self.nodes as usize) < PATH_NODES {
+            self.path = (self.path << 2) | b as u32;
+        }
+        self.nodes = self.nodes.saturating_add(1).min(PATH_NODES as u8 + 1);
+    }
 }
 
 /// What the sessions add up to while they are read.
@@ -93,9 +109,9 @@ pub struct Tally {
     sessions: u64,
     /// Sessions per duration (seconds): counts, not one value per session (49 M sessions at
     /// 100 M rows would take 0.8 GB as two lists).
-    durations: HashMap<i64, u64>,
+    durations: HashMap<i64, u64, IdHash>,
     /// Sessions per event count.
-    events: HashMap<i64, u64>,
+    events: HashMap<i64, u64, IdHash>,
     users: u64,
     buy: u64,
     cart: u64,
@@ -103,18 +119,15 @@ pub struct Tally {
     /// Sessions without a buy by last behaviour (pv, fav, cart).
     exits: [u64; 3],
     /// Sessions per path key (see [`path_key`]).
-    paths: HashMap<u32, u64>,
+    paths: HashMap<u32, u64, IdHash>,
 }
 
-/// A path as a number: 2 bits per node, then the node count, then whether it was cut.
-fn path_key(nodes: &[u8]) -> u32 {
-    let cut = nodes.len() > PATH_NODES;
-    let kept = &nodes[..nodes.len().min(PATH_NODES)];
-    let mut k = 0u32;
-    for n in kept {
-        k = (k << 2) | *n as u32;
-    }
-    k | ((kept.len() as u32) << 12) | ((cut as u32) << 15)
+/// A session's path as a number: 2 bits per kept node, then the kept node count, then whether it
+/// was cut.
+fn path_key(s: &Open) -> u32 {
+    let cut = s.nodes as usize > PATH_NODES;
+    let kept = (s.nodes as usize).min(PATH_NODES) as u32;
+    s.path | (kept << 12) | ((cut as u32) << 15)
 }
 
 fn path_text(key: u32) -> String {
@@ -137,13 +150,13 @@ impl Tally {
         if !s.has_buy && s.last_b < 3 {
             self.exits[s.last_b as usize] += 1;
         }
-        *self.paths.entry(path_key(&s.nodes)).or_insert(0) += 1;
+        *self.paths.entry(path_key(s)).or_insert(0) += 1;
     }
 }
 
 /// `median` as DuckDB computes it (`quantile_cont(0.5)`: the mean of the two middle values for
 /// an even count) over values given as (value, count); 0 for none.
-fn median(counts: &HashMap<i64, u64>) -> f64 {
+fn median(counts: &HashMap<i64, u64, IdHash>) -> f64 {
     let n: u64 = counts.values().sum();
     if n == 0 {
         return 0.0;
@@ -190,8 +203,8 @@ impl Feed {
             Some(o) if o.user == user && at - o.last <= self.gap => {
                 o.last = at;
                 o.events += 1;
-                if o.last_b != b && o.nodes.len() <= PATH_NODES {
-                    o.nodes.push(b);
+                if o.last_b != b {
+                    o.node(b);
                 }
                 o.last_b = b;
                 o.has_buy |= b == 3;
@@ -204,7 +217,7 @@ impl Feed {
                 } else {
                     self.t.users += 1;
                 }
-                self.s = Some(Open { user, first: at, last: at, events: 1, has_buy: b == 3, has_cart: b == 2, last_b: b, nodes: vec![b] });
+                self.s = Some(Open::new(user, at, b));
             }
         }
         Ok(())

@@ -5,7 +5,7 @@
 //! by item or category.
 
 use super::super::rfm::SEGMENTS;
-use super::super::source::{out_of_order, Ctx};
+use super::super::source::{out_of_order, Ctx, IdHash};
 use super::super::MetricsError;
 use super::BUCKETS;
 use crate::domain::journey::{Breakdown, FunnelKey, Steps};
@@ -15,10 +15,6 @@ const NONE: i64 = i64::MIN;
 
 /// One key being read.
 struct Run {
-    last_ts: i64,
-    /// Events at `last_ts` not applied yet: (step, category); applied in step order, so equal
-    /// times chain.
-    pending: Vec<(usize, i64)>,
     /// Latest start of a chain reaching each level (NONE: not reached).
     start: [i64; 4],
     /// Shortest chain to each level.
@@ -28,19 +24,7 @@ struct Run {
 }
 
 impl Run {
-    fn new(ts: i64) -> Run {
-        Run { last_ts: ts, pending: Vec::new(), start: [NONE; 4], best: [i64::MAX; 4], cat: NONE }
-    }
-
-    /// Applies the pending events (all at `last_ts`) in step order (ties: smaller category).
-    fn flush(&mut self, window: Option<i64>) {
-        let mut pending = std::mem::take(&mut self.pending);
-        pending.sort_unstable();
-        for (step, cat) in pending.drain(..) {
-            self.step(self.last_ts, step, cat, window);
-        }
-        self.pending = pending;
-    }
+    const NEW: Run = Run { start: [NONE; 4], best: [i64::MAX; 4], cat: NONE };
 
     /// One event at `t` of step `s` (0-based) in category `cat`.
     fn step(&mut self, t: i64, s: usize, cat: i64, window: Option<i64>) {
@@ -108,39 +92,9 @@ fn segments(ctx: &Ctx<'_>) -> Result<HashMap<i64, u8>, MetricsError> {
     Ok(out)
 }
 
-/// A hasher for ids: one multiplication (Fibonacci hashing) instead of SipHash, which took most
-/// of an item-keyed pass's time; the keys are ids from the data, and a slow map is their worst case.
-#[derive(Clone, Copy, Default)]
-pub struct IdHash;
-
-/// The state of [`IdHash`].
-#[derive(Default)]
-pub struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        // The map indexes by the low bits: fold the well-mixed high bits into them.
-        self.0 ^ (self.0 >> 29)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ *b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_i64(&mut self, x: i64) {
-        self.0 = (x as u64 ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-impl std::hash::BuildHasher for IdHash {
-    type Hasher = IdHasher;
-    fn build_hasher(&self) -> IdHasher {
-        IdHasher(0)
-    }
-}
-
 /// The funnel of events fed in (user, time) order, one at a time; events of one user at the same
-/// time may come in any order (each key applies them in step order, so equal times chain).
+/// time may come in any order: they wait in one buffer until the user's time moves on, and each
+/// key then applies its events in step order, so equal times chain.
 pub struct Feed {
     steps: Steps,
     by: FunnelKey,
@@ -149,10 +103,12 @@ pub struct Feed {
     segments: HashMap<i64, u8>,
     /// The current user and the time of their last event.
     user: Option<(i64, i64)>,
-    /// The open keys of the current user (by item or category id).
-    runs: HashMap<i64, Run, IdHash>,
-    /// The current user's key, for the user key.
-    one: Option<Run>,
+    /// The current user's events at that time not applied yet: (key, step, category).
+    now: Vec<(i64, usize, i64)>,
+    /// The open keys of the current user (one for the user key), in the order they opened.
+    runs: Vec<Run>,
+    /// Where each item's or category's key is in `runs`.
+    index: HashMap<i64, u32, IdHash>,
     t: Tally,
 }
 
@@ -169,34 +125,61 @@ impl Feed {
             breakdown: j.breakdown,
             segments,
             user: None,
-            runs: HashMap::default(),
-            one: None,
+            now: Vec::new(),
+            runs: Vec::new(),
+            index: HashMap::default(),
             t,
         })
     }
 
+    /// Applies the waiting events (all of the current user at one time) to their keys, each
+    /// key's in step order (ties: smaller category).
+    fn apply_now(&mut self) {
+        let Some((_, at)) = self.user else { return };
+        if self.now.len() > 1 {
+            self.now.sort_unstable();
+        }
+        let window = self.window;
+        for &(key, step, cat) in &self.now {
+            // One key per user for the user key: no map (its hashing was most of the pass's time).
+            let n = self.runs.len();
+            let i = match self.by {
+                FunnelKey::User => 0,
+                _ => *self.index.entry(key).or_insert(n as u32) as usize,
+            };
+            if i == n {
+                self.runs.push(Run::NEW);
+            }
+            self.runs[i].step(at, step, cat, window);
+        }
+        self.now.clear();
+    }
+
     /// Closes every open key of the current user.
     fn close_user(&mut self) {
+        self.apply_now();
         let Some((user, _)) = self.user else { return };
-        let (window, breakdown, t) = (self.window, self.breakdown, &mut self.t);
+        let (breakdown, t) = (self.breakdown, &mut self.t);
         let segment = match breakdown {
             Some(Breakdown::Segment) => *self.segments.get(&user).unwrap_or(&5) as i64,
             _ => 0,
         };
-        let mut close = |mut r: Run| {
-            r.flush(window);
+        let mut close = |r: &Run| {
             let group = match breakdown {
                 None => None,
                 Some(Breakdown::Segment) => Some(segment),
                 Some(Breakdown::Category) => Some(r.cat),
             };
-            t.close(&r, group);
+            t.close(r, group);
         };
-        for (_, r) in self.runs.drain() {
+        for r in &self.runs {
             close(r);
         }
-        if let Some(r) = self.one.take() {
-            close(r);
+        self.runs.clear();
+        // Clearing a map costs its capacity: after a user with many keys, give the room back.
+        self.index.clear();
+        if self.index.capacity() > 256 {
+            self.index.shrink_to(64);
         }
     }
 
@@ -206,6 +189,9 @@ impl Feed {
             Some((u, last)) if u == user => {
                 if at < last {
                     return Err(out_of_order("ordered funnel", format!("time {at} after {last} for user {user}")));
+                }
+                if at > last {
+                    self.apply_now();
                 }
             }
             Some((u, _)) if user < u => return Err(out_of_order("ordered funnel", format!("user {user} after user {u}"))),
@@ -218,18 +204,7 @@ impl Feed {
             FunnelKey::Item => item,
             FunnelKey::Category => cat,
         };
-        let window = self.window;
-        // One key per user for the user key: skip the map's hashing (most of the pass's time).
-        let r = match (self.by, &mut self.one) {
-            (FunnelKey::User, Some(r)) => r,
-            (FunnelKey::User, one) => one.insert(Run::new(at)),
-            _ => self.runs.entry(key).or_insert_with(|| Run::new(at)),
-        };
-        if at > r.last_ts {
-            r.flush(window);
-            r.last_ts = at;
-        }
-        r.pending.push((step, cat));
+        self.now.push((key, step, cat));
         Ok(())
     }
 
