@@ -254,6 +254,19 @@ fn dashboard_in_headless_chromium() {
         let marks = b.js(&format!("return document.querySelectorAll('#plot-{id} svg [data-tip]').length")).as_u64().unwrap();
         assert!(marks > 0, "plot {id} has no hover targets");
     }
+    // The anomaly alerts: a red mark on the hourly chart for each flagged hour of the top list
+    // (several flagged dates of one hour share a mark), its sentences on hover; the first mark is
+    // the strongest hourly anomaly's.
+    let top = all["anomalies"]["top"].as_array().unwrap();
+    let hours: std::collections::BTreeSet<u64> =
+        top.iter().filter(|a| a["series"] == "hourly").map(|a| a["hour"].as_u64().unwrap()).collect();
+    assert!(!hours.is_empty(), "the real sample has hourly anomalies");
+    assert_eq!(b.js("return document.querySelectorAll('#hourly path.alert').length").as_u64().unwrap(), hours.len() as u64);
+    b.hover("#hourly path.alert");
+    let tip = b.js("const t = document.getElementById('tip'); return t.hidden ? '' : t.textContent").as_str().unwrap().to_string();
+    let first = top.iter().find(|a| a["series"] == "hourly").unwrap();
+    assert!(tip.contains(first["text"]["zh"].as_str().unwrap()), "alert tooltip {tip}");
+    assert!(b.js("return document.querySelector('#section-anomalies h2').textContent").as_str().unwrap().contains("异常"));
     let of = &all["ordered_funnel"]["stages"][1];
     b.hover("#plot-ordered_funnel rect:nth-of-type(2)");
     let tip = b.js("const t = document.getElementById('tip'); return t.hidden ? '' : t.textContent").as_str().unwrap().to_string();

@@ -340,16 +340,6 @@ fn docker_compose_file_is_valid() {
     assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/mysql-init/01-ecomm-user.sql").is_file());
 }
 
-/// The Python that runs the seed project's client (pandas, SQLAlchemy, PyMySQL): `$ECOMM_SEED_PYTHON`,
-/// else the venv `.ci/run` makes in `~/.cache/ecomm/seed-venv`.
-fn seed_python() -> PathBuf {
-    let p = std::env::var_os("ECOMM_SEED_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ecomm/seed-venv/bin/python"));
-    assert!(p.exists(), "{} is missing: the seed's Python client (pandas, SQLAlchemy, PyMySQL); `bash .ci/run` creates it", p.display());
-    p
-}
-
 #[test]
 fn the_seed_projects_own_queries_run_on_the_mirror() {
     let _g = SERVER.read().unwrap();

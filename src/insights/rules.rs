@@ -205,4 +205,37 @@ mod tests {
         assert!(a.unknown(cited).is_empty(), "{:?}", a.unknown(cited));
         assert_eq!(a.unknown("D1 retention is 74.9%"), vec!["74.9%"]);
     }
+
+    #[test]
+    fn grounding_accepts_the_anomalies_as_the_fact_sheet_shows_them() {
+        use crate::metrics::anomalies::{Anomaly, Said};
+        use crate::metrics::section::{Cell, Headline};
+        let x = Anomaly {
+            series: "hourly",
+            behavior: "pv",
+            date: chrono::NaiveDate::from_ymd_opt(2017, 12, 2).unwrap(),
+            hour: Some(11),
+            value: 668,
+            median: 425.0,
+            z: 8.405,
+            direction: "spike",
+            change: 0.5718,
+            text: Said::default(),
+        };
+        let mut f = facts(10);
+        f.more.push((
+            Tr { zh: "异常", en: "Anomalies" },
+            vec![
+                Headline { label: Tr { zh: "异常时段数", en: "Flagged slots" }, value: Cell::Int(16) },
+                Headline { label: Tr { zh: "最显著的异常", en: "Top anomaly" }, value: Cell::Text(x.brief()) },
+            ],
+        ));
+        let text = f.prompt_text(Lang::Zh);
+        assert!(text.contains("最显著的异常 12-02 11:00 pv 668 = 1.6× median 425.0 (z 8.4)"), "{text}");
+        let a = f.allowed();
+        for cited in [x.sentence(Lang::Zh), x.sentence(Lang::En), "16 个时段异常，z 为 8.4。".to_string()] {
+            assert!(a.unknown(&cited).is_empty(), "{cited}: {:?}", a.unknown(&cited));
+        }
+        assert_eq!(a.unknown("12-02 11:00 的浏览量 700"), vec!["700"]);
+    }
 }

@@ -257,3 +257,13 @@ pub fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
     assert_eq!(s["window"], serde_json::json!({"start": "2017-11-25", "end": "2017-11-27", "timezone": "Asia/Shanghai"}));
     (dir, db)
 }
+
+/// The Python that runs the seed project's client (pandas, SQLAlchemy, PyMySQL) and the pandas
+/// references of `tests/reference`: `$ECOMM_SEED_PYTHON`, else the venv `.ci/run` makes in `~/.cache/ecomm/seed-venv`.
+pub fn seed_python() -> PathBuf {
+    let p = std::env::var_os("ECOMM_SEED_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ecomm/seed-venv/bin/python"));
+    assert!(p.exists(), "{} is missing: the seed's Python client (pandas, SQLAlchemy, PyMySQL); `bash .ci/run` creates it", p.display());
+    p
+}

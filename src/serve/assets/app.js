@@ -138,6 +138,10 @@ function lines(x, left, right, opts) {
     const text = lab + "\n" + all.map((ser) => `${ser.name}: ${opts.percent ? pct(ser.values[i]) : int(ser.values[i])}`).join("\n");
     s += `<rect x="${X(i) - pw / Math.max(n - 1, 1) / 2}" y="${m.t}" width="${pw / Math.max(n - 1, 1)}" height="${ph}" fill="transparent" data-tip="${esc(text)}"/>`;
   });
+  // Anomaly alerts: a red triangle above each flagged x position, its sentences on hover.
+  (opts.alerts || []).forEach((a) => {
+    s += `<path class="alert" d="M${X(a.i) - 6},${m.t - 10} h12 l-6,10 z" fill="#d62728" data-tip="${esc(a.text)}"/>`;
+  });
   return s + "</svg>";
 }
 
@@ -188,14 +192,26 @@ function renderFilterNote(m) {
   $("filter-note").textContent = parts.length ? t("filter_note") + parts.join(" · ") : "";
 }
 
+// The anomalies (metrics.anomalies) of one series as chart alerts: {i: x position, text: its sentences}.
+function alerts(m, series, position) {
+  const at = new Map();
+  ((m.anomalies && m.anomalies.top) || []).filter((a) => a.series === series).forEach((a) => {
+    const i = position(a);
+    if (i >= 0) at.set(i, (at.has(i) ? at.get(i) + "\n" : "") + a.text[state.lang]);
+  });
+  return [...at].map(([i, text]) => ({ i, text }));
+}
+
 function renderCharts(m) {
   mount("funnel", funnel(m.funnel));
   const ser = (b) => ({ name: t(b + "_s"), values: m.hourly.map((h) => h[b]) });
   const ev = m.hourly.map((h) => [h.pv + h.fav + h.cart + h.buy, h.hour]).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   const marks = ev.slice(0, 3).filter((e) => e[0] > 0).map((e) => e[1]);
-  mount("hourly", lines(m.hourly.map((h) => String(h.hour)), [ser("pv")], [ser("fav"), ser("cart"), ser("buy")], { marks }));
+  const hourAlerts = alerts(m, "hourly", (a) => a.hour);
+  mount("hourly", lines(m.hourly.map((h) => String(h.hour)), [ser("pv")], [ser("fav"), ser("cart"), ser("buy")], { marks, alerts: hourAlerts }));
   const dates = m.daily.map((d) => d.date.slice(5));
-  mount("daily", lines(dates, [{ name: t("active"), values: m.daily.map((d) => d.users) }], [{ name: t("buys_l"), values: m.daily.map((d) => d.buy) }], {}));
+  const dayAlerts = alerts(m, "daily", (a) => m.daily.findIndex((d) => d.date === a.date));
+  mount("daily", lines(dates, [{ name: t("active"), values: m.daily.map((d) => d.users) }], [{ name: t("buys_l"), values: m.daily.map((d) => d.buy) }], { alerts: dayAlerts }));
   mount("retention", bars(m.retention.map((r) => ({ label: r.date.slice(5), value: r.rate, note: pct(r.rate) })), false));
   mount("rfm", bars(m.rfm.segments.map((s) => ({ label: t(s.segment), value: s.users, note: `${int(s.users)} (${pct(s.share)})` })), true));
   mount("categories", bars(m.top_categories.map((c) => ({ label: `${t("cat")} ${c.category_id}`, value: c.buys, note: int(c.buys) })), true));
