@@ -281,6 +281,15 @@ fn dashboard_in_headless_chromium() {
     assert_eq!(first_keys, int(&by_item["ordered_funnel"]["stages"][0]["keys"]));
     assert!(b.query().contains("funnel_by=item") && b.query().contains("funnel_window=none"), "{}", b.query());
     assert_eq!(b.kpis(), expected(&all), "the journey options leave the other numbers alone");
+    // The association's "bought together" list follows its box and stays in the URL.
+    b.set("bought_with", "2735466");
+    n = b.rendered_after(n);
+    let with = analyze(&db, &["--funnel-by", "item", "--funnel-window", "none", "--bought-with", "2735466"]);
+    let first = b.js(
+        "const t = document.querySelectorAll('#section-association table'); return t.length > 1 ? t[1].rows[1].cells[1].textContent : ''",
+    );
+    assert_eq!(first, with["association"]["bought_with"]["together"][0]["consequent"].to_string());
+    assert!(b.query().contains("bought_with=2735466"), "{}", b.query());
 
     // Hovering the funnel's first bar shows its exact user count.
     b.hover("#funnel rect");

@@ -94,7 +94,7 @@ fn endpoints_match_analyze() {
     }
     let zh = json(&s, "/api/sections?lang=zh");
     let titles: Vec<&str> = zh.as_array().unwrap().iter().map(|x| x["title"].as_str().unwrap()).collect();
-    assert_eq!(titles, ["有序漏斗（按顺序、限时间窗口）", "同期群留存", "用户生命周期（按日期）", "会话与路径", "异常"]);
+    assert_eq!(titles, ["有序漏斗（按顺序、限时间窗口）", "同期群留存", "用户生命周期（按日期）", "会话与路径", "品类关联", "异常"]);
 }
 
 #[test]
@@ -373,6 +373,11 @@ fn journey_parameters_match_the_flags() {
     assert_eq!(m["ordered_funnel"]["by"], "item");
     assert_eq!(m["ordered_funnel"]["breakdown"]["by"], "category");
     assert_eq!((m["cohorts"]["start"].as_str(), m["sessions"]["gap_s"].as_u64()), (Some("buy"), Some(600)));
+    // The association's options, parsed like their flags.
+    let m = json(&s, "/api/metrics?basket=cart,buy&min_pair_users=2&bought_with=10");
+    assert_eq!(m, analyze(&db, &["--basket", "cart,buy", "--min-pair-users", "2", "--bought-with", "10"]));
+    assert_eq!((m["association"]["basket"].as_str(), m["association"]["min_pair_users"].as_u64()), (Some("cart,buy"), Some(2)));
+    assert_eq!(m["association"]["bought_with"]["category"], 10);
     // The page's sections follow the same parameters.
     let sections = json(&s, "/api/sections?lang=en&funnel_steps=pv,buy");
     let f = sections.as_array().unwrap().iter().find(|x| x["key"] == "ordered_funnel").unwrap();
@@ -382,4 +387,7 @@ fn journey_parameters_match_the_flags() {
     assert_400(&s, "/api/sections?funnel_window=soon", "not a duration");
     assert_400(&s, "/api/metrics?funnel_breakdown=category", "needs an item or category funnel key");
     assert_400(&s, "/api/metrics?session_gap=none", "session gap");
+    assert_400(&s, "/api/metrics?basket=pv", "use buy, cart or cart,buy");
+    assert_400(&s, "/api/metrics?min_pair_users=0", "min_pair_users: expected a whole number of at least 1");
+    assert_400(&s, "/api/sections?bought_with=abc", "bought_with: expected a whole number");
 }

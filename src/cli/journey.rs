@@ -1,12 +1,12 @@
 //! The journey analyses' options, shared by analyze, report and insights: clap only points at
 //! each option's own parser (`FromStr` in `domain::journey`).
 
-use crate::domain::journey::{Breakdown, FunnelKey, Journey, JourneyError, RetentionEvent, Span, Steps};
+use crate::domain::journey::{BasketOf, Breakdown, FunnelKey, Journey, JourneyError, RetentionEvent, Span, Steps};
 use clap::Args;
 
-/// Options of the ordered funnel, cohorts and sessions.
+/// Options of the ordered funnel, cohorts, sessions and the category association.
 #[derive(Args, Debug, Clone)]
-#[command(next_help_heading = "Journey analyses (ordered funnel, cohorts, sessions)")]
+#[command(next_help_heading = "Journey and basket analyses (ordered funnel, cohorts, sessions, association)")]
 pub struct JourneyArgs {
     /// Ordered funnel steps: 2 to 4, comma-separated, in order; `|` means "either"
     /// (e.g. pv,cart,buy or pv,fav|cart,buy). A behaviour may be in one step only.
@@ -32,6 +32,15 @@ pub struct JourneyArgs {
     /// A gap longer than this between two events of a user starts a new session (e.g. 30m, 1h).
     #[arg(long, value_name = "DURATION", default_value = "30m")]
     pub session_gap: Span,
+    /// What puts a category in a user's basket for the category association: a buy, a cart, or either.
+    #[arg(long, value_name = "buy|cart|cart,buy", default_value = "buy")]
+    pub basket: BasketOf,
+    /// The fewest users whose baskets hold both categories of a rule for it to be listed.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_pair_users: u64,
+    /// Also list the categories most often in the same baskets as this one ("bought together").
+    #[arg(long, value_name = "CATEGORY_ID")]
+    pub bought_with: Option<i64>,
 }
 
 impl JourneyArgs {
@@ -45,6 +54,9 @@ impl JourneyArgs {
             retention_start: self.retention_start,
             retention_return: self.retention_return,
             session_gap: self.session_gap,
+            basket: self.basket,
+            min_pair_users: self.min_pair_users,
+            bought_with: self.bought_with,
         }
         .validate()
     }

@@ -130,7 +130,7 @@ fn print_table(report: &serde_json::Value, ingest: &Timed, analyze: &Timed, anal
         for (k, v) in m {
             crate::outln!("{:<34} {:>9.2} {:>12} {:>10}", format!("  {k}"), v.as_f64().unwrap_or(0.0), "-", "-");
         }
-        crate::outln!("{:<34} {:>9.2} {:>12} {:>10}", "  journey sections, default options", user_total, "-", "-");
+        crate::outln!("{:<34} {:>9.2} {:>12} {:>10}", "  registry sections, default options", user_total, "-", "-");
     }
     if let Some(r) = report_t {
         crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "report (PDF + PNG/SVG charts)", r.seconds, "-", mb(r.peak_rss));

@@ -7,6 +7,7 @@
 //! - [`Span`]: a duration `<n><s|m|h|d>` (e.g. `30m`, `1d`) or `none` (no limit).
 //! - [`Breakdown`]: `segment` or `category`.
 //! - [`RetentionEvent`]: `any` (any kept event) or `buy`.
+//! - [`BasketOf`]: the behaviours that put a category in a user's basket: `buy`, `cart` or `cart,buy`.
 
 use super::behavior::BEHAVIORS;
 use serde::Serialize;
@@ -48,6 +49,9 @@ pub enum JourneyError {
     /// A session gap of `none`.
     #[error("the session gap must be a duration such as 30m, not none / 会话间隔必须是时长")]
     GapNone,
+    /// Not buy, cart or cart,buy.
+    #[error("unknown basket '{0}': use buy, cart or cart,buy / 未知的购物篮行为")]
+    Basket(String),
 }
 
 /// The funnel's steps: each a bit set of behaviours (bit i = [`BEHAVIORS`]`[i]`), disjoint, 2–4 of them.
@@ -245,6 +249,50 @@ impl FromStr for RetentionEvent {
     }
 }
 
+/// The behaviours that put a category in a user's basket (bit i = [`BEHAVIORS`]`[i]`): buy, cart or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BasketOf(pub u8);
+
+impl BasketOf {
+    /// The behaviour names, in funnel order.
+    pub fn names(&self) -> Vec<&'static str> {
+        BEHAVIORS.iter().enumerate().filter(|(i, _)| self.0 >> i & 1 == 1).map(|(_, b)| *b).collect()
+    }
+}
+
+impl Default for BasketOf {
+    fn default() -> BasketOf {
+        BasketOf(1 << 3)
+    }
+}
+
+impl fmt::Display for BasketOf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.names().join(","))
+    }
+}
+
+impl Serialize for BasketOf {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl FromStr for BasketOf {
+    type Err = JourneyError;
+    fn from_str(s: &str) -> Result<BasketOf, JourneyError> {
+        let mut mask = 0u8;
+        for part in s.split(',') {
+            mask |= match part.trim().to_ascii_lowercase().as_str() {
+                "cart" => 1 << 2,
+                "buy" => 1 << 3,
+                _ => return Err(JourneyError::Basket(s.trim().to_string())),
+            };
+        }
+        Ok(BasketOf(mask))
+    }
+}
+
 /// Every option of the journey analyses, validated together.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Journey {
@@ -262,6 +310,12 @@ pub struct Journey {
     pub retention_return: RetentionEvent,
     /// The gap after which a new session starts (more than this, not equal).
     pub session_gap: Span,
+    /// What puts a category in a user's basket (the category association).
+    pub basket: BasketOf,
+    /// The fewest users a rule's pair needs to be listed.
+    pub min_pair_users: u64,
+    /// The category whose "bought together" list the association adds, if any.
+    pub bought_with: Option<i64>,
 }
 
 impl Default for Journey {
@@ -274,6 +328,9 @@ impl Default for Journey {
             retention_start: RetentionEvent::Any,
             retention_return: RetentionEvent::Any,
             session_gap: Span(Some(30 * 60)),
+            basket: BasketOf::default(),
+            min_pair_users: 5,
+            bought_with: None,
         }
     }
 }

@@ -72,6 +72,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("key_item", "用户×商品", "user × item"),
     ("key_category", "用户×类目", "user × category"),
     ("funnel_window", "窗口", "Window"),
+    ("bought_with", "同购类目", "Bought with"),
     ("window_none", "不限", "none"),
     ("drop_off", "流失", "drop-off"),
     ("from_first", "较第一步", "from step 1"),

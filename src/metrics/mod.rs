@@ -8,7 +8,7 @@
 //!
 //! The analyses, in the order of the JSON: [`totals`], [`funnel`], [`kpis`] (derived from the
 //! others), [`hourly`], [`daily`], [`retention`], [`repurchase`], [`categories`] (`top_categories`),
-//! [`rfm`], then the analyses of the [`REGISTRY`] ([`ordered_funnel`], [`cohorts`], [`lifecycle`], [`sessions`], [`anomalies`]), which every output shows through
+//! [`rfm`], then the analyses of the [`REGISTRY`] ([`ordered_funnel`], [`cohorts`], [`lifecycle`], [`sessions`], [`association`], [`anomalies`]), which every output shows through
 //! their generic [`section::Section`]. [`sums`] holds the per-user sums that totals, funnel, repurchase and KPIs share, and
 //! [`source`] the relations every analysis reads for a range and filter. To add an analysis, see
 //! `docs/architecture.md`.
@@ -23,6 +23,7 @@
 //! the buyers, repurchase and RFM are those of that category.
 
 pub mod anomalies;
+pub mod association;
 pub mod categories;
 pub mod cohorts;
 pub mod daily;
@@ -120,8 +121,14 @@ pub struct Metrics {
 
 /// The analyses every output shows through their [`section::Section`] (see [`section`]): adding
 /// an analysis is one file in `src/metrics/` and one line here.
-pub const REGISTRY: &[&dyn section::Analysis] =
-    &[&ordered_funnel::Ordered, &cohorts::CohortRetention, &lifecycle::Lifecycle, &sessions::SessionPaths, &anomalies::AnomalyAlerts];
+pub const REGISTRY: &[&dyn section::Analysis] = &[
+    &ordered_funnel::Ordered,
+    &cohorts::CohortRetention,
+    &lifecycle::Lifecycle,
+    &sessions::SessionPaths,
+    &association::CategoryAssociation,
+    &anomalies::AnomalyAlerts,
+];
 
 impl Metrics {
     /// Computes every analysis for `range` and `filter` from the rollups.

@@ -21,7 +21,7 @@ impl Params {
 }
 
 /// The parameters of an answer computed from the metrics: range, filter and journey options.
-pub(super) const QUERY_PARAMS: [&str; 11] = [
+pub(super) const QUERY_PARAMS: [&str; 14] = [
     "from",
     "to",
     "behavior",
@@ -33,6 +33,9 @@ pub(super) const QUERY_PARAMS: [&str; 11] = [
     "retention_start",
     "retention_return",
     "session_gap",
+    "basket",
+    "min_pair_users",
+    "bought_with",
 ];
 
 /// The journey options of a request: each parameter parsed by its type, like the CLI's flags.
@@ -43,6 +46,16 @@ fn journey(q: &HashMap<String, String>) -> Result<Journey, ApiError> {
             Some(v) => v.parse().map(Some).map_err(|e: JourneyError| bad(format!("{k}: {e}"))),
         }
     }
+    // Whole numbers: the association's threshold (at least 1) and a category id.
+    let whole = |k: &str, min: i64| -> Result<Option<i64>, ApiError> {
+        match q.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if n >= min => Ok(Some(n)),
+                _ => Err(bad(format!("{k}: expected a whole number of at least {min}, got '{v}'"))),
+            },
+        }
+    };
     let d = Journey::default();
     Journey {
         steps: get(q, "funnel_steps")?.unwrap_or(d.steps),
@@ -52,6 +65,9 @@ fn journey(q: &HashMap<String, String>) -> Result<Journey, ApiError> {
         retention_start: get(q, "retention_start")?.unwrap_or(d.retention_start),
         retention_return: get(q, "retention_return")?.unwrap_or(d.retention_return),
         session_gap: get(q, "session_gap")?.unwrap_or(d.session_gap),
+        basket: get(q, "basket")?.unwrap_or(d.basket),
+        min_pair_users: whole("min_pair_users", 1)?.map_or(d.min_pair_users, |n| n as u64),
+        bought_with: whole("bought_with", 0)?,
     }
     .validate()
     .map_err(|e| bad(e.to_string()))

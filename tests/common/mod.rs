@@ -264,6 +264,10 @@ pub fn seed_python() -> PathBuf {
     let p = std::env::var_os("ECOMM_SEED_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ecomm/seed-venv/bin/python"));
-    assert!(p.exists(), "{} is missing: the seed's Python client (pandas, SQLAlchemy, PyMySQL); `bash .ci/run` creates it", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: the seed's Python client and the references (pandas, SQLAlchemy, PyMySQL, mlxtend); `bash .ci/run` creates it",
+        p.display()
+    );
     p
 }

@@ -9,7 +9,7 @@ const T = __ECOMM_LABELS__;
 const BEHAVIORS = ["pv", "fav", "cart", "buy"];
 const state = { lang: "zh", from: "", to: "", behaviors: [], category: "", journey: {}, meta: null, metrics: null, seq: 0 };
 // The journey options the page toggles, with the server's defaults (a default stays out of the URL).
-const JOURNEY = { funnel_by: "user", funnel_window: "1d" };
+const JOURNEY = { funnel_by: "user", funnel_window: "1d", bought_with: "" };
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[state.lang][k] || k;
 const int = (n) => Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
