@@ -249,15 +249,15 @@ impl Anomaly {
 }
 
 const TITLE: Tr = Tr { zh: "异常", en: "Anomalies" };
-const COLUMNS: [Tr; 9] = [
-    Tr { zh: "序列", en: "Series" },
+/// The table's columns; a slot reads "12-02 20:00" (hourly) or "12-02" (daily), and the
+/// direction as an arrow, so every cell reads the same in both languages.
+const COLUMNS: [Tr; 7] = [
+    Tr { zh: "时段", en: "Slot" },
     Tr { zh: "行为", en: "Behaviour" },
-    Tr { zh: "日期", en: "Date" },
-    Tr { zh: "小时", en: "Hour" },
     Tr { zh: "数值", en: "Value" },
     Tr { zh: "基线中位数", en: "Baseline median" },
     Tr { zh: "稳健 z", en: "Robust z" },
-    Tr { zh: "方向", en: "Direction" },
+    Tr { zh: "方向（↑ 激增，↓ 骤降）", en: "Direction (↑ spike, ↓ dip)" },
     Tr { zh: "变化", en: "Change" },
 ];
 const DEFINITION: Tr = Tr {
@@ -271,20 +271,17 @@ pub struct AnomalyAlerts;
 impl Analysis for AnomalyAlerts {
     fn compute(&self, ctx: &Ctx<'_>) -> Result<Computed, MetricsError> {
         let a = compute(ctx)?;
-        let (spike, dip) = (Tr { zh: "激增", en: "spike" }, Tr { zh: "骤降", en: "dip" });
         let rows = a
             .top
             .iter()
             .map(|x| {
                 vec![
-                    Cell::Text(x.series.into()),
+                    Cell::Text(when(x)),
                     Cell::Text(x.behavior.into()),
-                    Cell::Text(x.date.to_string()),
-                    x.hour.map_or(Cell::Empty, |h| Cell::Text(format!("{h:02}:00"))),
                     Cell::Int(x.value),
                     Cell::Num(x.median),
                     Cell::Num(x.z),
-                    Cell::Text(format!("{}/{}", if x.direction == "spike" { spike.zh } else { dip.zh }, x.direction)),
+                    Cell::Text(if x.direction == "spike" { "↑" } else { "↓" }.into()),
                     Cell::Rate(x.change),
                 ]
             })
