@@ -323,7 +323,7 @@ fn ordered_funnel_equals_a_brute_force() {
 /// time) without a sort; the same analyses from a sorted read of the events (`ECOMM_NO_USER_SEQ`) agree,
 /// with and without filters.
 #[test]
-fn stored_user_order_and_a_sorted_read_agree() {
+fn stored_user_order_a_sorted_read_and_one_thread_agree() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("r.duckdb");
     ingest(&db, &[&real("100k")], &[]);
@@ -336,8 +336,11 @@ fn stored_user_order_and_a_sorted_read_agree() {
     ] {
         let stored = analyze(&db, &args);
         let sorted = analyze_env(&db, &args, &[("ECOMM_NO_USER_SEQ", "1")]);
+        // With one thread the two feeds share it instead of running side by side.
+        let one_thread = analyze(&db, &[args.as_slice(), &["--threads", "1"]].concat());
         for key in ["ordered_funnel", "sessions"] {
             assert_eq!(stored[key], sorted[key], "{key} {args:?}");
+            assert_eq!(stored[key], one_thread[key], "{key} {args:?} --threads 1");
         }
         assert!(n(&stored["sessions"], "sessions") > 1000);
     }

@@ -9,6 +9,9 @@
 use super::source::Ctx;
 use super::{ordered_funnel, sessions, MetricsError};
 use crate::domain::journey::FunnelKey;
+use duckdb::arrow::array::{AsArray, Int64Array, UInt8Array};
+use duckdb::arrow::datatypes::Int64Type;
+use duckdb::arrow::record_batch::RecordBatch;
 
 /// The tallies of one read, each taken by its analysis.
 #[derive(Default)]
@@ -25,10 +28,8 @@ pub struct UserPass {
 ///
 /// The two feeds run on two threads, each over every batch (the funnel's on a scoped thread fed
 /// through a short channel): on one thread their sum was the pass's time and one core waited.
+/// With DuckDB held to one thread (`--threads 1`), both run on the calling thread.
 fn read(ctx: &Ctx<'_>) -> Result<UserPass, MetricsError> {
-    use duckdb::arrow::array::AsArray;
-    use duckdb::arrow::datatypes::{Int64Type, UInt8Type};
-    use duckdb::arrow::record_batch::RecordBatch;
     // From `user_seq`, stored in this order, the read needs no sort; otherwise DuckDB sorts.
     // The item and category columns only when the funnel follows them (user keys skip their decoding).
     let keys = match ctx.journey.by {
@@ -42,23 +43,22 @@ fn read(ctx: &Ctx<'_>) -> Result<UserPass, MetricsError> {
             ctx.src.events, ctx.between
         ),
     };
-    let columns = |batch: &RecordBatch| {
-        let col = |i: usize| batch.column(i).as_primitive::<Int64Type>().clone();
-        (col(0), col(1), batch.column(2).as_primitive::<UInt8Type>().clone())
-    };
     let mut s = sessions::Feed::new(ctx.journey.gap_secs());
     let mut f = ordered_funnel::Feed::new(ctx)?;
+    // Asked for one thread (`--threads 1`): both feeds on this one.
+    let threads: i64 = ctx.conn.query_row("SELECT current_setting('threads')::BIGINT", [], |r| r.get(0))?;
+    if threads <= 1 {
+        ctx.ordered_batches(&sql, |batch| {
+            feed_sessions(&mut s, batch)?;
+            feed_funnel(&mut f, batch)
+        })?;
+        return Ok(UserPass { sessions: Some(s.finish()), funnel: Some(f.finish()) });
+    }
     let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(8);
     std::thread::scope(|scope| {
         let funnel = scope.spawn(move || -> Result<ordered_funnel::Feed, MetricsError> {
             for batch in rx {
-                let (us, ts, bs) = columns(&batch);
-                let keys = (batch.num_columns() == 5)
-                    .then(|| (batch.column(3).as_primitive::<Int64Type>(), batch.column(4).as_primitive::<Int64Type>()));
-                for r in 0..batch.num_rows() {
-                    let (item, cat) = keys.map(|(i, c)| (i.value(r), c.value(r))).unwrap_or((0, 0));
-                    f.event(us.value(r), ts.value(r), bs.value(r), item, cat)?;
-                }
+                feed_funnel(&mut f, &batch)?;
             }
             Ok(f)
         });
@@ -67,17 +67,38 @@ fn read(ctx: &Ctx<'_>) -> Result<UserPass, MetricsError> {
             if tx.send(batch.clone()).is_err() {
                 return Ok(());
             }
-            let (us, ts, bs) = columns(batch);
-            for r in 0..batch.num_rows() {
-                s.event(us.value(r), ts.value(r), bs.value(r))?;
-            }
-            Ok(())
+            feed_sessions(&mut s, batch)
         });
         drop(tx);
         let f = funnel.join().expect("the funnel's thread does not panic")?;
         read?;
         Ok(UserPass { sessions: Some(s.finish()), funnel: Some(f.finish()) })
     })
+}
+
+/// The read's first three columns: user, time, behaviour code.
+fn columns(batch: &RecordBatch) -> (&Int64Array, &Int64Array, &UInt8Array) {
+    (batch.column(0).as_primitive(), batch.column(1).as_primitive(), batch.column(2).as_primitive())
+}
+
+fn feed_sessions(s: &mut sessions::Feed, batch: &RecordBatch) -> Result<(), MetricsError> {
+    let (us, ts, bs) = columns(batch);
+    for r in 0..batch.num_rows() {
+        s.event(us.value(r), ts.value(r), bs.value(r))?;
+    }
+    Ok(())
+}
+
+/// Feeds the funnel a batch; the item and category columns are there only for those keys.
+fn feed_funnel(f: &mut ordered_funnel::Feed, batch: &RecordBatch) -> Result<(), MetricsError> {
+    let (us, ts, bs) = columns(batch);
+    let keys =
+        (batch.num_columns() == 5).then(|| (batch.column(3).as_primitive::<Int64Type>(), batch.column(4).as_primitive::<Int64Type>()));
+    for r in 0..batch.num_rows() {
+        let (item, cat) = keys.map(|(i, c)| (i.value(r), c.value(r))).unwrap_or((0, 0));
+        f.event(us.value(r), ts.value(r), bs.value(r), item, cat)?;
+    }
+    Ok(())
 }
 
 /// Takes a part of the context's pass, reading it first when the part is not there.
