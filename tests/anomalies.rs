@@ -25,10 +25,6 @@ fn fixture_csv(dir: &Path) -> std::path::PathBuf {
     csv
 }
 
-fn f(v: &Value) -> f64 {
-    v.as_f64().unwrap()
-}
-
 #[test]
 fn a_spike_by_hand() {
     let d = tempfile::tempdir().unwrap();
@@ -52,11 +48,11 @@ fn a_spike_by_hand() {
     assert_eq!(got, [("daily", "pv", Value::Null), ("daily", "uv", Value::Null), ("hourly", "pv", Value::from(10))]);
     for x in top {
         assert_eq!(x["date"], "2017-12-03");
-        assert!((f(&x["z"]) - z).abs() < 1e-9, "{x}");
+        assert!((float(&x["z"]) - z).abs() < 1e-9, "{x}");
         assert_eq!(x["direction"], "spike");
     }
-    assert_eq!((n(&top[0], "value"), f(&top[0]["median"]), f(&top[0]["change"])), (100, 40.0, 1.5));
-    assert_eq!((n(&top[1], "value"), f(&top[1]["median"])), (101, 41.0));
+    assert_eq!((n(&top[0], "value"), float(&top[0]["median"]), float(&top[0]["change"])), (100, 40.0, 1.5));
+    assert_eq!((n(&top[1], "value"), float(&top[1]["median"])), (101, 41.0));
     assert_eq!(top[2]["text"]["zh"], "12-03 10:00 的浏览量 100，是同时段中位数的 2.5 倍");
     assert_eq!(top[2]["text"]["en"], "Page views at 12-03 10:00: 100, 2.5× the median of the same hour on the other dates");
     assert_eq!(top[0]["text"]["zh"], "12-03 的浏览量 100，是其他日期中位数的 2.5 倍");
@@ -99,6 +95,6 @@ fn the_real_sample_matches_an_independent_pandas_reference() {
         for k in ["series", "behavior", "date", "hour", "value"] {
             assert_eq!(x[k], y[k], "{k}: {x} vs {y}");
         }
-        assert!((f(&x["median"]) - f(&y["median"])).abs() < 1e-9 && (f(&x["z"]) - f(&y["z"])).abs() < 1e-9, "{x} vs {y}");
+        assert!((float(&x["median"]) - float(&y["median"])).abs() < 1e-9 && (float(&x["z"]) - float(&y["z"])).abs() < 1e-9, "{x} vs {y}");
     }
 }

@@ -23,10 +23,6 @@ fn fixture(dir: &Path) -> std::path::PathBuf {
     csv
 }
 
-fn f(v: &Value) -> f64 {
-    v.as_f64().unwrap()
-}
-
 fn pairs(a: &Value, list: &str) -> Vec<(u64, u64, u64)> {
     a[list].as_array().unwrap().iter().map(|r| (n(r, "antecedent"), n(r, "consequent"), n(r, "n_both"))).collect()
 }
@@ -46,11 +42,11 @@ fn rules_by_hand() {
     assert_eq!(n(a, "pairs"), 4);
     assert_eq!(pairs(a, "rules"), [(10, 20, 2), (20, 10, 2), (10, 30, 1), (30, 10, 1)]);
     let r = &a["rules"][0];
-    assert!((f(&r["support"]) - 0.4).abs() < 1e-12);
-    assert!((f(&r["confidence"]) - 2.0 / 3.0).abs() < 1e-12);
-    assert!((f(&r["lift"]) - 10.0 / 9.0).abs() < 1e-12);
-    assert!((f(&r["leverage"]) - (0.4 - 0.6 * 0.6)).abs() < 1e-12);
-    assert!((f(&a["rules"][2]["lift"]) - 5.0 / 6.0).abs() < 1e-12);
+    assert!((float(&r["support"]) - 0.4).abs() < 1e-12);
+    assert!((float(&r["confidence"]) - 2.0 / 3.0).abs() < 1e-12);
+    assert!((float(&r["lift"]) - 10.0 / 9.0).abs() < 1e-12);
+    assert!((float(&r["leverage"]) - (0.4 - 0.6 * 0.6)).abs() < 1e-12);
+    assert!((float(&a["rules"][2]["lift"]) - 5.0 / 6.0).abs() < 1e-12);
     // Carts count too with --basket cart,buy: user 5's basket gains 40.
     let a = &analyze(&db, &["--min-pair-users", "1", "--basket", "cart,buy"])["association"];
     assert_eq!((n(a, "pairs"), n(a, "multi_category_baskets")), (6, 4));
@@ -93,14 +89,14 @@ fn the_real_sample_matches_mlxtend() {
                 .expect("the rule in mlxtend");
             assert_eq!(x["n_both"], y["n_both"]);
             for k in ["support", "confidence", "lift", "leverage"] {
-                assert!((f(&x[k]) - f(&y[k])).abs() < 1e-9, "{k}: {x} vs {y}");
+                assert!((float(&x[k]) - float(&y[k])).abs() < 1e-9, "{k}: {x} vs {y}");
             }
         }
         // The listed rules have the highest lifts: none left out beats the last one listed.
         if let Some(last) = mine.last() {
             let listed = |y: &Value| mine.iter().any(|x| x["antecedent"] == y["antecedent"] && x["consequent"] == y["consequent"]);
             for y in theirs.iter().filter(|y| !listed(y)) {
-                assert!(f(&y["lift"]) <= f(&last["lift"]) + 1e-9, "{y} beats {last}");
+                assert!(float(&y["lift"]) <= float(&last["lift"]) + 1e-9, "{y} beats {last}");
             }
         }
     }

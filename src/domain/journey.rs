@@ -254,9 +254,15 @@ impl FromStr for RetentionEvent {
 pub struct BasketOf(pub u8);
 
 impl BasketOf {
+    /// The behaviours' codes (their index in [`BEHAVIORS`], as `user_seq.b` stores them), in funnel order.
+    pub fn codes(&self) -> impl Iterator<Item = usize> {
+        let mask = self.0;
+        (0..BEHAVIORS.len()).filter(move |i| mask >> i & 1 == 1)
+    }
+
     /// The behaviour names, in funnel order.
     pub fn names(&self) -> Vec<&'static str> {
-        BEHAVIORS.iter().enumerate().filter(|(i, _)| self.0 >> i & 1 == 1).map(|(_, b)| *b).collect()
+        self.codes().map(|i| BEHAVIORS[i]).collect()
     }
 }
 

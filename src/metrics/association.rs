@@ -21,7 +21,6 @@ use super::section::{Analysis, Cell, Computed, Headline, Label, Section, Table};
 use super::source::{ratio, u, Ctx};
 use super::MetricsError;
 use crate::domain::journey::BasketOf;
-use crate::domain::BEHAVIORS;
 use crate::i18n::int;
 use crate::i18n::prose::Tr;
 use serde::Serialize;
@@ -119,14 +118,13 @@ fn triples(ctx: &Ctx<'_>, sql: &str) -> Result<Vec<(i64, i64, u64)>, MetricsErro
 /// The association for the context's range, filter and basket options.
 pub fn compute(ctx: &Ctx<'_>) -> Result<Association, MetricsError> {
     let j = ctx.journey;
-    let names = j.basket.names();
     let baskets = match &ctx.src.user_seq {
         Some(seq) => {
-            let codes: Vec<String> = names.iter().map(|b| BEHAVIORS.iter().position(|x| x == b).expect("behaviour").to_string()).collect();
+            let codes: Vec<String> = j.basket.codes().map(|i| i.to_string()).collect();
             format!("SELECT DISTINCT user_id, category_id FROM {seq} WHERE {} AND b IN ({})", ctx.between, codes.join(", "))
         }
         None => {
-            let list: Vec<String> = names.iter().map(|b| format!("'{b}'")).collect();
+            let list: Vec<String> = j.basket.names().iter().map(|b| format!("'{b}'")).collect();
             format!(
                 "SELECT DISTINCT user_id, category_id FROM {} WHERE {} AND behavior_type IN ({})",
                 ctx.src.events,

@@ -63,9 +63,10 @@ fn read(ctx: &Ctx<'_>) -> Result<UserPass, MetricsError> {
             Ok(f)
         });
         let read = ctx.ordered_batches(&sql, |batch| {
-            // A closed channel means the funnel stopped on an error, which its join reports.
+            // A closed channel means the funnel stopped on an error: stop reading too. The join
+            // below reports the funnel's own error, before this one is looked at.
             if tx.send(batch.clone()).is_err() {
-                return Ok(());
+                return Err(super::source::out_of_order("ordered funnel", "its feed stopped early".into()));
             }
             feed_sessions(&mut s, batch)
         });

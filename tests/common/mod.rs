@@ -86,6 +86,11 @@ pub fn bj(day: i64, h: i64, m: i64, s: i64) -> i64 {
     1_511_539_200 + day * 86_400 + h * 3600 + m * 60 + s
 }
 
+/// A JSON number as f64.
+pub fn float(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"))
+}
+
 /// A u64 field.
 pub fn n(v: &Value, path: &str) -> u64 {
     let mut cur = v;
