@@ -267,6 +267,11 @@ fn dashboard_in_headless_chromium() {
     let first = top.iter().find(|a| a["series"] == "hourly").unwrap();
     assert!(tip.contains(first["text"]["zh"].as_str().unwrap()), "alert tooltip {tip}");
     assert!(b.js("return document.querySelector('#section-anomalies h2').textContent").as_str().unwrap().contains("异常"));
+    // The customer lifetime value: its panel, the segments' chart and the top buyer as `analyze` has them.
+    assert!(b.js("return document.querySelector('#section-clv h2').textContent").as_str().unwrap().contains("客户生命周期价值"));
+    assert!(b.js("return document.querySelectorAll('#plot-clv_segments svg [data-tip]').length").as_u64().unwrap() > 0);
+    let first_buyer = b.js("return document.querySelectorAll('#section-clv table')[1].rows[1].cells[0].textContent");
+    assert_eq!(first_buyer.as_str().unwrap(), all["clv"]["top"][0]["user_id"].to_string());
     let of = &all["ordered_funnel"]["stages"][1];
     b.hover("#plot-ordered_funnel rect:nth-of-type(2)");
     let tip = b.js("const t = document.getElementById('tip'); return t.hidden ? '' : t.textContent").as_str().unwrap().to_string();

@@ -136,8 +136,9 @@ fn chinese_report_matches_analyze_and_embeds_a_cjk_subset() {
         "10. 用户生命周期（按日期）",
         "11. 会话与路径",
         "12. 品类关联",
-        "13. 异常",
-        "14. 运营建议（基于规则",
+        "13. 客户生命周期价值",
+        "14. 异常",
+        "15. 运营建议（基于规则",
         "附录 A：指标定义",
         "附录 B：数据清洗汇总",
         "结论",
@@ -210,8 +211,9 @@ fn english_report_matches_analyze() {
         "10. User lifecycle by date",
         "11. Sessions and paths",
         "12. Category association",
-        "13. Anomalies",
-        "14. Recommendations",
+        "13. Customer lifetime value",
+        "14. Anomalies",
+        "15. Recommendations",
         "Appendix A",
         "Page 2 of",
     ] {
@@ -219,6 +221,10 @@ fn english_report_matches_analyze() {
     }
     let cjk: Vec<char> = t.chars().filter(|c| ('\u{3000}'..='\u{9fff}').contains(c) || ('\u{ff00}'..='\u{ffef}').contains(c)).collect();
     assert!(cjk.is_empty(), "no Chinese in the English report: {cjk:?}");
+    // Subscripts are not in the report's fonts (they drew as empty boxes).
+    let subscripts: Vec<char> =
+        t.chars().filter(|c| ('\u{2080}'..='\u{209f}').contains(c) || ('\u{1d62}'..='\u{1d6a}').contains(c)).collect();
+    assert!(subscripts.is_empty(), "subscript characters the fonts lack: {subscripts:?}");
     check_kpis(&t, &analyze(&db, &[]), EN);
     render_all(&pdf, "report-en-page1.png");
     assert!(dir.path().join("en_hourly.svg").exists());

@@ -94,7 +94,18 @@ fn endpoints_match_analyze() {
     }
     let zh = json(&s, "/api/sections?lang=zh");
     let titles: Vec<&str> = zh.as_array().unwrap().iter().map(|x| x["title"].as_str().unwrap()).collect();
-    assert_eq!(titles, ["有序漏斗（按顺序、限时间窗口）", "同期群留存", "用户生命周期（按日期）", "会话与路径", "品类关联", "异常"]);
+    assert_eq!(
+        titles,
+        [
+            "有序漏斗（按顺序、限时间窗口）",
+            "同期群留存",
+            "用户生命周期（按日期）",
+            "会话与路径",
+            "品类关联",
+            "客户生命周期价值（BG/NBD 购买预测）",
+            "异常"
+        ]
+    );
 }
 
 #[test]

@@ -131,6 +131,8 @@ fn print_table(report: &serde_json::Value, ingest: &Timed, analyze: &Timed, anal
             crate::outln!("{:<34} {:>9.2} {:>12} {:>10}", format!("  {k}"), v.as_f64().unwrap_or(0.0), "-", "-");
         }
         crate::outln!("{:<34} {:>9.2} {:>12} {:>10}", "  registry sections, default options", user_total, "-", "-");
+        let three: f64 = ["association", "clv", "anomalies"].iter().filter_map(|k| m.get(*k).and_then(|v| v.as_f64())).sum();
+        crate::outln!("{:<34} {:>9.2} {:>12} {:>10}", "  association + clv + anomalies", three, "-", "-");
     }
     if let Some(r) = report_t {
         crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "report (PDF + PNG/SVG charts)", r.seconds, "-", mb(r.peak_rss));

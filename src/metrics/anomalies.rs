@@ -261,8 +261,8 @@ const COLUMNS: [Tr; 7] = [
     Tr { zh: "变化", en: "Change" },
 ];
 const DEFINITION: Tr = Tr {
-    zh: "小时序列：每个本地（日期, 小时）各行为的事件数，基线为区间内其他日期的同一小时（至少 4 个）；日序列：每日各行为事件数与活跃用户数，基线为其他日期（至少 6 个，少于 14 个标为数据不足）。无事件的时段记为 0。稳健 z = (x − m) / (1.4826 · MAD)，m 为基线中位数，MAD 为 |xᵢ − m| 的中位数；MAD 为 0 时改用 1.2533 · |xᵢ − m| 的均值，仍为 0 则跳过。|z| ≥ 3.5、|x − m| ≥ 0.5 · m 且 m ≥ 20 时标为异常。",
-    en: "Hourly series: events per behaviour per local (date, hour), baseline = the same hour on the other dates of the range (at least 4); daily series: events per behaviour and active users per date, baseline = the other dates (at least 6; low-data under 14). A slot without events counts as 0. Robust z = (x − m) / (1.4826 · MAD) with m the baseline's median and MAD the median of |xᵢ − m|; when MAD is 0, 1.2533 · the mean of |xᵢ − m| instead, skipped when that is 0 too. Flagged when |z| ≥ 3.5, |x − m| ≥ 0.5 · m and m ≥ 20.",
+    zh: "小时序列：每个本地（日期, 小时）各行为的事件数，基线为区间内其他日期的同一小时（至少 4 个）；日序列：每日各行为事件数与活跃用户数，基线为其他日期（至少 6 个，少于 14 个标为数据不足）。无事件的时段记为 0。稳健 z = (x − m) / (1.4826 · MAD)，m 为基线中位数，MAD 为 |x_i − m| 的中位数；MAD 为 0 时改用 1.2533 · |x_i − m| 的均值，仍为 0 则跳过。|z| ≥ 3.5、|x − m| ≥ 0.5 · m 且 m ≥ 20 时标为异常。",
+    en: "Hourly series: events per behaviour per local (date, hour), baseline = the same hour on the other dates of the range (at least 4); daily series: events per behaviour and active users per date, baseline = the other dates (at least 6; low-data under 14). A slot without events counts as 0. Robust z = (x − m) / (1.4826 · MAD) with m the baseline's median and MAD the median of |x_i − m|; when MAD is 0, 1.2533 · the mean of |x_i − m| instead, skipped when that is 0 too. Flagged when |z| ≥ 3.5, |x − m| ≥ 0.5 · m and m ≥ 20.",
 };
 
 /// The anomalies in the registry.

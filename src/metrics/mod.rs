@@ -8,7 +8,7 @@
 //!
 //! The analyses, in the order of the JSON: [`totals`], [`funnel`], [`kpis`] (derived from the
 //! others), [`hourly`], [`daily`], [`retention`], [`repurchase`], [`categories`] (`top_categories`),
-//! [`rfm`], then the analyses of the [`REGISTRY`] ([`ordered_funnel`], [`cohorts`], [`lifecycle`], [`sessions`], [`association`], [`anomalies`]), which every output shows through
+//! [`rfm`], then the analyses of the [`REGISTRY`] ([`ordered_funnel`], [`cohorts`], [`lifecycle`], [`sessions`], [`association`], [`clv`], [`anomalies`]), which every output shows through
 //! their generic [`section::Section`]. [`sums`] holds the per-user sums that totals, funnel, repurchase and KPIs share, and
 //! [`source`] the relations every analysis reads for a range and filter. To add an analysis, see
 //! `docs/architecture.md`.
@@ -25,6 +25,7 @@
 pub mod anomalies;
 pub mod association;
 pub mod categories;
+pub mod clv;
 pub mod cohorts;
 pub mod daily;
 pub mod funnel;
@@ -127,6 +128,7 @@ pub const REGISTRY: &[&dyn section::Analysis] = &[
     &lifecycle::Lifecycle,
     &sessions::SessionPaths,
     &association::CategoryAssociation,
+    &clv::CustomerValue,
     &anomalies::AnomalyAlerts,
 ];
 

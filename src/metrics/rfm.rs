@@ -125,13 +125,28 @@ pub struct Thresholds {
 /// RFM for the range and filter. Over the whole window with every buy kept, the buyers' rows
 /// are the ones `user_summary` stored at ingest (same definition: [`per_buyer_sql`] over the window).
 pub fn compute(ctx: &Ctx<'_>) -> Result<Rfm, MetricsError> {
+    compute_from(ctx, stored(ctx))
+}
+
+/// Whether the context's RFM is the one `user_summary` stored at ingest (whole window, every buy
+/// kept, `ECOMM_NO_STORED_RFM` unset).
+fn stored(ctx: &Ctx<'_>) -> bool {
     let (range, filter) = (ctx.range, ctx.filter);
-    let stored = range.from == range.window_start
+    range.from == range.window_start
         && range.to == range.window_end
         && filter.categories.is_empty()
         && filter.keeps("buy")
-        && std::env::var_os("ECOMM_NO_STORED_RFM").is_none();
-    compute_from(ctx, stored)
+        && std::env::var_os("ECOMM_NO_STORED_RFM").is_none()
+}
+
+/// SQL for the context's buyers with their RFM segment (user_id, segment): the rows of
+/// [`compute`]'s RFM, read from `user_summary` where that holds them.
+pub fn per_buyer_for(ctx: &Ctx<'_>) -> String {
+    if stored(ctx) {
+        "SELECT user_id, segment FROM user_summary WHERE segment IS NOT NULL".into()
+    } else {
+        format!("SELECT user_id, segment FROM ({})", per_buyer_sql_from(&ctx.src.buy_items, ctx.range.from, ctx.range.to))
+    }
 }
 
 /// RFM segment sizes, averages and thresholds: from [`per_buyer_sql_from`] over `buy_items`,

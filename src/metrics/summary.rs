@@ -4,7 +4,9 @@
 //! `last_buy_at` (local time), `active_days` (dates with any event), `distinct_items` (items
 //! with any event), and the RFM columns from [`super::rfm::per_buyer_sql`] over the window:
 //! `recency_days`, `frequency`, `monetary`, `r_score`, `f_score`, `m_score`, `segment`
-//! (NULL for users who never bought).
+//! (NULL for users who never bought), and the BG/NBD forecast of [`super::clv`] over the window:
+//! `p_alive`, `exp_purchases_7d`, `exp_purchases_30d` (NULL for users who never bought, and for
+//! everyone when there is nothing to fit).
 
 use super::rfm::per_buyer_sql;
 use crate::store::StoreError;
@@ -14,6 +16,7 @@ use duckdb::Connection;
 /// Rebuilds `user_summary` from `user_behavior` and the rollups.
 pub fn rebuild_user_summary(conn: &Connection, start: NaiveDate, end: NaiveDate) -> Result<(), StoreError> {
     let rfm = per_buyer_sql(start, end);
+    super::clv::prepare(conn, "user_day", start, end)?;
     // In steps, so that each one can spill to disk within the memory limit at 100 M rows. Up to
     // SMALL rows, count(DISTINCT) per user is faster; beyond, a DISTINCT that can spill.
     const SMALL: i64 = 15_000_000;
@@ -34,10 +37,12 @@ pub fn rebuild_user_summary(conn: &Connection, start: NaiveDate, end: NaiveDate)
          CREATE OR REPLACE TABLE user_summary AS
          SELECT d.user_id, d.pv, d.fav, d.cart, d.buy, d.first_event_at, d.last_event_at, d.last_buy_at, d.active_days,
                 i.distinct_items, r.recency AS recency_days, r.frequency, r.monetary,
-                r.r_score::UTINYINT AS r_score, r.f_score::UTINYINT AS f_score, r.m_score::UTINYINT AS m_score, r.segment
+                r.r_score::UTINYINT AS r_score, r.f_score::UTINYINT AS f_score, r.m_score::UTINYINT AS m_score, r.segment,
+                c.p_alive, c.exp_7d AS exp_purchases_7d, c.exp_30d AS exp_purchases_30d
          FROM _sum_days d JOIN _sum_items i USING (user_id) LEFT JOIN _sum_rfm r USING (user_id)
+              LEFT JOIN (SELECT user_id, p_alive, exp_7d, exp_30d FROM _clv_buyers JOIN _clv_values USING (x, t_x, big_t)) c USING (user_id)
          ORDER BY d.user_id;
          DROP TABLE _sum_items; DROP TABLE _sum_rfm; DROP TABLE _sum_days;"
     ))?;
-    Ok(())
+    super::clv::cleanup(conn)
 }
