@@ -79,12 +79,14 @@ pub struct Group {
 pub fn prepare(conn: &Connection, user_day: &str, from: NaiveDate, to: NaiveDate) -> Result<(Fit, Vec<Group>), StoreError> {
     conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE _clv_buyers AS {}", buyers_sql(user_day, from, to)))?;
     let mut groups: Vec<Group> = {
-        let mut st = conn.prepare("SELECT x, t_x, big_t, count(*) FROM _clv_buyers GROUP BY ALL ORDER BY ALL")?;
+        let mut st = conn.prepare("SELECT x, t_x, big_t, count(*) FROM _clv_buyers GROUP BY ALL")?;
         let rows = st.query_map([], |r| {
             Ok(Group { x: r.get(0)?, t_x: r.get(1)?, big_t: r.get(2)?, buyers: u(r.get(3)?), p_alive: None, expected: [None, None] })
         })?;
         rows.collect::<Result<_, _>>()?
     };
+    // Sorted here too: the store's connections may hand an ORDER BY's rows over out of order.
+    groups.sort_by_key(|g| (g.x, g.t_x, g.big_t));
     let obs: Vec<Obs> = groups.iter().map(|g| Obs { x: g.x, t_x: g.t_x as f64, t: g.big_t as f64, n: g.buyers as f64 }).collect();
     let fit = bgnbd::fit(&obs);
     for g in &mut groups {
@@ -247,10 +249,13 @@ fn sum(groups: &[Group], k: usize) -> Option<f64> {
 fn segments(ctx: &Ctx<'_>, groups: &[Group]) -> Result<Vec<SegmentForecast>, MetricsError> {
     let per = super::rfm::per_buyer_for(ctx);
     let mut st = ctx.conn.prepare(&format!(
-        "SELECT s.segment, b.x, b.t_x, b.big_t, count(*) FROM _clv_buyers b JOIN ({per}) s USING (user_id) GROUP BY ALL ORDER BY ALL"
+        "SELECT s.segment, b.x, b.t_x, b.big_t, count(*) FROM _clv_buyers b JOIN ({per}) s USING (user_id) GROUP BY ALL"
     ))?;
     let rows =
         st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, u32>(2)?, r.get::<_, u32>(3)?, u(r.get(4)?))))?;
+    // Summed in one fixed order (the rows may arrive out of the ORDER BY's order).
+    let mut rows: Vec<(String, u32, u32, u32, u64)> = rows.collect::<Result<_, _>>()?;
+    rows.sort();
     let mut out: Vec<SegmentForecast> = SEGMENTS
         .iter()
         .map(|s| SegmentForecast {
@@ -262,11 +267,10 @@ fn segments(ctx: &Ctx<'_>, groups: &[Group]) -> Result<Vec<SegmentForecast>, Met
         })
         .collect();
     let add = |acc: &mut Option<f64>, v: Option<f64>, n: u64| *acc = acc.zip(v).map(|(a, v)| a + v * n as f64);
-    for row in rows {
-        let (s, x, t_x, big_t, n) = row?;
-        let (Some(f), Some(g)) =
-            (out.iter_mut().find(|f| f.segment == s), groups.iter().find(|g| (g.x, g.t_x, g.big_t) == (x, t_x, big_t)))
-        else {
+    for (s, x, t_x, big_t, n) in rows {
+        // The groups come sorted by (x, t_x, T) from `prepare` (a long window has many).
+        let g = groups.binary_search_by_key(&(x, t_x, big_t), |g| (g.x, g.t_x, g.big_t)).ok().map(|i| &groups[i]);
+        let (Some(f), Some(g)) = (out.iter_mut().find(|f| f.segment == s), g) else {
             continue;
         };
         f.buyers += n;
