@@ -32,7 +32,7 @@ mod view;
 pub use view::CustomerValue;
 
 use super::rfm::SEGMENTS;
-use super::source::{u, Ctx};
+use super::source::{quantile_cont_counted, u, Ctx};
 use super::MetricsError;
 use crate::store::{sql_date, StoreError};
 use bgnbd::{Fit, Model, Obs};
@@ -208,28 +208,6 @@ pub struct Clv {
     pub top: Vec<TopBuyer>,
 }
 
-/// `quantile_cont(q)` over the multiset of (value, count) pairs sorted by value.
-fn quantile(sorted: &[(f64, u64)], q: f64) -> f64 {
-    let n: u64 = sorted.iter().map(|s| s.1).sum();
-    if n == 0 {
-        return 0.0;
-    }
-    let pos = q * (n - 1) as f64;
-    let (lo, hi) = (pos.floor() as u64, pos.ceil() as u64);
-    let at = |i: u64| {
-        let mut seen = 0;
-        for (v, c) in sorted {
-            seen += c;
-            if i < seen {
-                return *v;
-            }
-        }
-        sorted[sorted.len() - 1].0
-    };
-    let (a, b) = (at(lo), at(hi));
-    a + (b - a) * (pos - lo as f64)
-}
-
 fn spread(groups: &[Group]) -> Option<Spread> {
     let mut v: Vec<(f64, u64)> = groups.iter().map(|g| g.p_alive.map(|p| (p, g.buyers))).collect::<Option<_>>()?;
     let n: u64 = v.iter().map(|x| x.1).sum();
@@ -238,7 +216,8 @@ fn spread(groups: &[Group]) -> Option<Spread> {
     }
     v.sort_by(|x, y| x.0.total_cmp(&y.0));
     let mean = v.iter().map(|(p, c)| p * *c as f64).sum::<f64>() / n as f64;
-    Some(Spread { mean, q25: quantile(&v, 0.25), median: quantile(&v, 0.5), q75: quantile(&v, 0.75) })
+    let q = |q| quantile_cont_counted(&v, q);
+    Some(Spread { mean, q25: q(0.25), median: q(0.5), q75: q(0.75) })
 }
 
 fn sum(groups: &[Group], k: usize) -> Option<f64> {
@@ -339,17 +318,4 @@ fn compute_with_groups(ctx: &Ctx<'_>) -> Result<(Clv, Vec<Group>), MetricsError>
         top,
     };
     Ok((clv, groups))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantiles_are_duckdbs_over_the_multiset() {
-        // 1, 1, 3, 3: position q·3 interpolated.
-        let v = [(1.0, 2), (3.0, 2)];
-        assert_eq!((quantile(&v, 0.25), quantile(&v, 0.5), quantile(&v, 0.75)), (1.0, 2.0, 3.0));
-        assert_eq!(quantile(&[(0.5, 1)], 0.75), 0.5);
-    }
 }

@@ -15,7 +15,7 @@
 //! Rates are 0 when their denominator is 0.
 
 use super::section::{Analysis, Cell, Computed, Headline, Label, Plot, PlotKind, Section};
-use super::source::{out_of_order, ratio, Ctx, IdHash};
+use super::source::{out_of_order, quantile_cont_counted, ratio, Ctx, IdHash};
 use super::MetricsError;
 use crate::domain::BEHAVIORS;
 use crate::i18n::prose::Tr;
@@ -157,24 +157,10 @@ impl Tally {
 /// `median` as DuckDB computes it (`quantile_cont(0.5)`: the mean of the two middle values for
 /// an even count) over values given as (value, count); 0 for none.
 fn median(counts: &HashMap<i64, u64, IdHash>) -> f64 {
-    let n: u64 = counts.values().sum();
-    if n == 0 {
-        return 0.0;
-    }
     let mut sorted: Vec<(i64, u64)> = counts.iter().map(|(v, c)| (*v, *c)).collect();
     sorted.sort_unstable();
-    // The values at 0-based ranks (n-1)/2 and n/2.
-    let at = |rank: u64| {
-        let mut seen = 0;
-        for (v, c) in &sorted {
-            seen += c;
-            if rank < seen {
-                return *v as f64;
-            }
-        }
-        unreachable!("rank below the count")
-    };
-    (at((n - 1) / 2) + at(n / 2)) / 2.0
+    let sorted: Vec<(f64, u64)> = sorted.into_iter().map(|(v, c)| (v as f64, c)).collect();
+    quantile_cont_counted(&sorted, 0.5)
 }
 
 /// The sessions of events fed in (user, time) order, one at a time.

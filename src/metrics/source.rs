@@ -74,12 +74,34 @@ pub fn out_of_order(what: &str, detail: String) -> MetricsError {
 /// `quantile_cont(q)` as DuckDB computes it over `sorted` (ascending): linear interpolation at
 /// position q·(n−1); 0 for none.
 pub fn quantile_cont(sorted: &[i64], q: f64) -> f64 {
-    if sorted.is_empty() {
+    interpolated(sorted.len() as u64, q, |i| sorted[i as usize] as f64)
+}
+
+/// [`quantile_cont`] over values given as (value, count), sorted by value: the quantile of the
+/// list in which each value stands `count` times, without writing that list out.
+pub fn quantile_cont_counted(sorted: &[(f64, u64)], q: f64) -> f64 {
+    let n = sorted.iter().map(|s| s.1).sum();
+    interpolated(n, q, |rank| {
+        let mut seen = 0;
+        for (v, c) in sorted {
+            seen += c;
+            if rank < seen {
+                return *v;
+            }
+        }
+        unreachable!("rank below the count")
+    })
+}
+
+/// DuckDB's `quantile_cont` of n values, the value at a 0-based rank given by `at`: linear
+/// interpolation at position q·(n−1); 0 for none.
+fn interpolated(n: u64, q: f64, at: impl Fn(u64) -> f64) -> f64 {
+    if n == 0 {
         return 0.0;
     }
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    let (a, b) = (sorted[lo] as f64, sorted[hi] as f64);
+    let pos = q * (n - 1) as f64;
+    let (lo, hi) = (pos.floor() as u64, pos.ceil() as u64);
+    let (a, b) = (at(lo), at(hi));
     a + (b - a) * (pos - lo as f64)
 }
 
@@ -337,5 +359,22 @@ pub fn list_f64(v: duckdb::types::Value) -> Vec<f64> {
             })
             .collect(),
         _ => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_of_counted_values_are_those_of_the_list() {
+        // 1, 1, 3, 3: position q·3 interpolated, as over the list written out.
+        let v = [(1.0, 2), (3.0, 2)];
+        for q in [0.0, 0.25, 0.5, 0.6, 0.75, 1.0] {
+            assert_eq!(quantile_cont_counted(&v, q), quantile_cont(&[1, 1, 3, 3], q), "q = {q}");
+        }
+        assert_eq!((quantile_cont_counted(&v, 0.25), quantile_cont_counted(&v, 0.5)), (1.0, 2.0));
+        assert_eq!(quantile_cont_counted(&[(0.5, 1)], 0.75), 0.5);
+        assert_eq!(quantile_cont_counted(&[], 0.5), 0.0);
     }
 }
