@@ -1,8 +1,10 @@
 //! Command-line arguments (clap derive only; `cmd/` validates them into config structs).
 
 mod journey;
+mod source;
 
 pub use journey::JourneyArgs;
+pub use source::SourceArgs;
 
 use crate::domain::{parse_date, DateRange, Filter, FilterError};
 use crate::i18n::Lang;
@@ -34,13 +36,15 @@ pub enum Command {
     ///
     /// Example: ecomm gen --rows 10000000 --seed 7 --dirty 0.001 --out data/10m.csv.gz
     Gen(GenArgs),
-    /// Clean CSV/CSV.gz files and load them into a DuckDB file.
+    /// Clean CSV, Parquet, Excel, JSON or BSON files, or MySQL/PostgreSQL tables, into a DuckDB file.
     ///
-    /// Rows that break a cleaning rule are counted by reason and written, with file, line and
-    /// raw text, to <db-name>.rejects.csv beside the DB. Re-ingesting a file changes nothing.
+    /// Rejected rows are counted by reason and kept in <db-name>.rejects.csv; re-ingesting changes nothing.
     ///
     /// Example: ecomm ingest UserBehavior.csv --db local.duckdb
     ///          ecomm ingest 'logs/*.csv.gz' --db local.duckdb --start 2017-11-25 --end 2017-12-03
+    ///          ecomm ingest events.xlsx --sheet 2017 --columns user_id=用户ID,timestamp=时间 --time-format "%Y-%m-%d %H:%M:%S"
+    ///          ecomm ingest tianchi_mobile.csv --columns category_id=item_category,timestamp=time --behavior-map 1=pv,2=fav,3=cart,4=buy --time-format "%Y-%m-%d %H"
+    ///          ecomm ingest 'mysql://analyst:pw@127.0.0.1:3306/shop?table=events' --columns user_id=uid,timestamp=created_at
     Ingest(IngestArgs),
     /// Print every metric: totals, funnel, hourly, daily, retention, repurchase, top categories, RFM,
     /// and the journeys: ordered funnel, cohorts, lifecycle, sessions and paths.
@@ -159,7 +163,8 @@ pub struct DbArgs {
 /// `ecomm ingest`
 #[derive(Args, Debug)]
 pub struct IngestArgs {
-    /// CSV or CSV.gz files, folders, or glob patterns (quote them).
+    /// Files, folders or glob patterns (quote them): CSV/TSV (and .gz), Parquet, Excel/ODS,
+    /// JSON lines or arrays (mongoexport), BSON (mongodump).
     #[arg(required = true)]
     pub inputs: Vec<String>,
     /// DB options.
@@ -186,6 +191,9 @@ pub struct IngestArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Source options: format, delimiter, sheet and the column mapping.
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// The date range shared by analyze, report and insights.

@@ -35,6 +35,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         replace: true,
         open: OpenOptions::default(),
         progress: super::interactive(),
+        read: Default::default(),
     })?;
     crate::outp!("{}", table::ingest(&s, a.lang));
     eprintln!("[3/5] analyze");

@@ -17,6 +17,7 @@ pub fn run(a: IngestArgs) -> Result<()> {
         replace: a.replace,
         open: OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads },
         progress: !a.quiet && super::interactive(),
+        read: a.source.options(),
     };
     let s = ingest::run(&cfg)?;
     match a.format {

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Expands files, folders (their `*.csv` and `*.csv.gz`) and glob patterns, in sorted order.
+/// Expands files, folders (every file of a format ecomm reads, see [`super::sources`]; hidden
+/// files and names starting with `_`, such as Spark's `_SUCCESS`, are left out) and glob patterns, in sorted order.
 pub fn resolve_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
     let mut out: Vec<PathBuf> = Vec::new();
     for inp in inputs {
@@ -16,10 +17,10 @@ pub fn resolve_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|e| IngestError::Input(format!("cannot read folder {inp}: {e}")))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.is_file() && is_data_name(f))
+                .filter(|f| f.is_file() && super::sources::is_source_name(f))
                 .collect();
             if found.is_empty() {
-                return Err(IngestError::Input(format!("folder {inp} holds no .csv or .csv.gz file / 文件夹中没有 CSV 文件")));
+                return Err(IngestError::Input(format!("folder {inp} holds no file ecomm reads (.csv, .tsv, .gz, .parquet, .xlsx, .xls, .ods, .json, .jsonl, .bson) / 文件夹中没有可导入的文件")));
             }
             found.sort();
             out.extend(found);
@@ -57,11 +58,6 @@ pub fn resolve_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
     let mut seen = std::collections::HashSet::new();
     out.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
     Ok(out)
-}
-
-pub(crate) fn is_data_name(p: &Path) -> bool {
-    let n = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-    n.ends_with(".csv") || n.ends_with(".csv.gz")
 }
 
 /// A reader that counts and hashes the bytes it passes on.

@@ -1,4 +1,5 @@
-//! `ecomm ingest`: read CSV / CSV.gz files, clean them and load them into the DuckDB file.
+//! `ecomm ingest`: read CSV, Parquet, spreadsheets, JSON and BSON (see [`sources`]), clean the rows and
+//! load them into the DuckDB file.
 //!
 //! Pipeline: one reader thread cuts each file into blocks of whole lines (and hashes the bytes),
 //! worker threads parse blocks in parallel (rules 1–3, local time), and the calling thread
@@ -10,6 +11,7 @@
 pub mod files;
 pub mod parse;
 mod run;
+pub mod sources;
 pub mod stage;
 pub mod window;
 
@@ -60,6 +62,8 @@ pub struct IngestConfig {
     pub open: OpenOptions,
     /// Show a progress bar.
     pub progress: bool,
+    /// How sources are read (format, delimiter, sheet, mapping).
+    pub read: sources::ReadOptions,
 }
 
 /// The default analysis time zone.

@@ -133,19 +133,8 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Parses one block: applies rule 1 to each line, rules 2–3 to each row, rule 4 when the window
 /// is known, and marks duplicate candidates.
-///
-/// Length: the one hot loop over a block's bytes, kept in one piece so its per-row state stays local.
 pub fn parse_block(b: &Block, cache: &mut OffsetCache, cl: &Cleaning<'_>) -> Parsed {
-    let mut p = Parsed::default();
-    let approx = b.data.len() / 36 + 1;
-    for v in [&mut p.user, &mut p.item, &mut p.cat, &mut p.ts, &mut p.time_us] {
-        v.reserve(approx);
-    }
-    p.key.reserve(approx);
-    p.beh.reserve(approx);
-    p.date.reserve(approx);
-    p.hour.reserve(approx);
-    p.maybe_dup.reserve(approx);
+    let mut sink = Sink::new(cl, b.data.len() / 36 + 1);
     let mut data: &[u8] = &b.data;
     let mut header_pending = b.is_file_start;
     if b.is_file_start && data.starts_with(BOM) {
@@ -154,8 +143,6 @@ pub fn parse_block(b: &Block, cache: &mut OffsetCache, cl: &Cleaning<'_>) -> Par
     let mut line_no = b.first_line;
     let mut start = 0;
     let len = data.len();
-    let mut last_day = (i64::MIN, 0u64);
-    let mut hashes: Vec<u64> = Vec::with_capacity(approx);
     while start < len {
         let end = memchr::memchr(b'\n', &data[start..]).map_or(len, |i| start + i);
         let mut l = &data[start..end];
@@ -176,56 +163,110 @@ pub fn parse_block(b: &Block, cache: &mut OffsetCache, cl: &Cleaning<'_>) -> Par
                 continue;
             }
         }
-        p.rows_read += 1;
-        let r = match parse_row(l) {
-            Ok(r) => r,
-            Err(reason) => {
-                p.rej_key.push(key);
-                p.rej_reason.push(reason);
-                p.rej_raw.push(String::from_utf8_lossy(l).into_owned());
-                continue;
-            }
-        };
-        let lts = cache.local_secs(r.ts);
+        match parse_row(l) {
+            Ok(r) => sink.valid(cache, key, (r.user, r.item, r.cat, r.beh, r.ts), r.canonical, &|| String::from_utf8_lossy(l).into_owned()),
+            Err(reason) => sink.reject(key, reason, String::from_utf8_lossy(l).into_owned()),
+        }
+    }
+    sink.finish()
+}
+
+/// Builds one [`Parsed`] batch row by row, for every source: the local time and day of each valid
+/// row, rule 4 when the window is known, and the duplicate candidates at the end.
+pub struct Sink<'a> {
+    p: Parsed,
+    hashes: Vec<u64>,
+    last_day: (i64, u64),
+    cl: &'a Cleaning<'a>,
+}
+
+impl<'a> Sink<'a> {
+    /// A sink expecting about `approx` rows.
+    pub fn new(cl: &'a Cleaning<'a>, approx: usize) -> Sink<'a> {
+        let mut p = Parsed::default();
+        for v in [&mut p.user, &mut p.item, &mut p.cat, &mut p.ts, &mut p.time_us] {
+            v.reserve(approx);
+        }
+        p.key.reserve(approx);
+        p.beh.reserve(approx);
+        p.date.reserve(approx);
+        p.hour.reserve(approx);
+        p.maybe_dup.reserve(approx);
+        Sink { p, hashes: Vec::with_capacity(approx), last_day: (i64::MIN, 0), cl }
+    }
+
+    /// A row rejected by the source (rules 2–3): counted as read and kept with its raw form.
+    #[inline]
+    pub fn reject(&mut self, key: u64, reason: Reason, raw: String) {
+        self.p.rows_read += 1;
+        self.p.rej_key.push(key);
+        self.p.rej_reason.push(reason);
+        self.p.rej_raw.push(raw);
+    }
+
+    /// A row that passed rules 2–3; `canonical` is false when its raw form differs from the
+    /// canonical rendering of its values (then `raw` is kept, as it is when rule 4 rejects it).
+    #[inline]
+    pub fn valid(
+        &mut self,
+        cache: &mut OffsetCache,
+        key: u64,
+        r: crate::domain::mapping::Mapped,
+        canonical: bool,
+        raw: &dyn Fn() -> String,
+    ) {
+        let (user, item, cat, beh, ts) = r;
+        self.p.rows_read += 1;
+        let lts = cache.local_secs(ts);
         let day = lts.div_euclid(86_400);
-        if day == last_day.0 {
-            last_day.1 += 1;
+        if day == self.last_day.0 {
+            self.last_day.1 += 1;
         } else {
-            if last_day.1 > 0 {
-                *p.days.entry(last_day.0).or_insert(0) += last_day.1;
+            if self.last_day.1 > 0 {
+                *self.p.days.entry(self.last_day.0).or_insert(0) += self.last_day.1;
             }
-            last_day = (day, 1);
+            self.last_day = (day, 1);
         }
-        if let Some((s, e)) = cl.window {
-            if r.ts < s || r.ts >= e {
-                p.rej_key.push(key);
-                p.rej_reason.push(Reason::OutOfWindow);
-                p.rej_raw.push(String::from_utf8_lossy(l).into_owned());
-                continue;
+        if let Some((s, e)) = self.cl.window {
+            if ts < s || ts >= e {
+                self.p.rej_key.push(key);
+                self.p.rej_reason.push(Reason::OutOfWindow);
+                self.p.rej_raw.push(raw());
+                return;
             }
         }
+        let p = &mut self.p;
         let (time_us, date, hour) =
-            if SANE_SECS.contains(&r.ts) { (lts * 1_000_000, day as i32, (lts.rem_euclid(86_400) / 3600) as u8) } else { (0, 0, 0) };
+            if SANE_SECS.contains(&ts) { (lts * 1_000_000, day as i32, (lts.rem_euclid(86_400) / 3600) as u8) } else { (0, 0, 0) };
         p.key.push(key);
-        p.user.push(r.user);
-        p.item.push(r.item);
-        p.cat.push(r.cat);
-        p.beh.push(r.beh);
-        p.ts.push(r.ts);
+        p.user.push(user);
+        p.item.push(item);
+        p.cat.push(cat);
+        p.beh.push(beh);
+        p.ts.push(ts);
         p.time_us.push(time_us);
         p.date.push(date);
         p.hour.push(hour);
-        hashes.push(row_hash(r.user, r.item, r.cat, r.beh, r.ts));
-        if !r.canonical {
+        self.hashes.push(row_hash(user, item, cat, beh, ts));
+        if !canonical {
             p.raw_key.push(key);
-            p.raw.push(String::from_utf8_lossy(l).into_owned());
+            p.raw.push(raw());
         }
     }
-    if last_day.1 > 0 {
-        *p.days.entry(last_day.0).or_insert(0) += last_day.1;
+
+    /// Rows taken so far (read, valid or not).
+    pub fn rows(&self) -> u64 {
+        self.p.rows_read
     }
-    cl.seen.test_and_set_all(&hashes, &mut p.maybe_dup);
-    p
+
+    /// The batch, with its duplicate candidates marked.
+    pub fn finish(mut self) -> Parsed {
+        if self.last_day.1 > 0 {
+            *self.p.days.entry(self.last_day.0).or_insert(0) += self.last_day.1;
+        }
+        self.cl.seen.test_and_set_all(&self.hashes, &mut self.p.maybe_dup);
+        self.p
+    }
 }
 
 #[cfg(test)]

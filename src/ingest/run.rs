@@ -2,6 +2,8 @@
 //! detected, then rules 4–5, rollups, `user_summary`, the log and the commit in one transaction.
 
 use super::files::*;
+use super::sources::table::{self, State, TableUrl};
+use super::sources::{Input, ReadOptions};
 use super::stage::*;
 use super::{parse, parse_bytes, window, FileOut, IngestConfig, IngestError, IngestSummary, Rejected, WindowOut, DEFAULT_TZ};
 use crate::domain::rows::SeenSet;
@@ -13,7 +15,6 @@ use crate::store::{self, Mode};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -106,6 +107,25 @@ fn progress_bar(progress: bool, total_bytes: u64) -> ProgressBar {
     pb
 }
 
+/// An input that gave no row, or no valid row, is not UserBehavior data: the ingest stops.
+fn check_rows(input: &Input, shown: &str, st: &Staged) -> Result<(), IngestError> {
+    if st.rows_read == 0 {
+        return Err(IngestError::Input(format!("{shown} has no data rows (only a header or blank lines) / 文件没有数据行")));
+    }
+    if st.valid == 0 {
+        let hint = if input.fast {
+            "expected lines like 1,2268318,2520377,pv,1511544070"
+        } else {
+            "check which columns hold the fields (--columns), the behaviour codes (--behavior-map) and the time format (--time-format, --time-unit)"
+        };
+        return Err(IngestError::Input(format!(
+            "{shown} does not look like UserBehavior data: all {} rows were rejected ({} malformed, {} bad behaviour); {hint} / 文件格式不符",
+            st.rows_read, st.malformed, st.bad_behavior
+        )));
+    }
+    Ok(())
+}
+
 /// What the files loop produced: one log entry per input, and the files actually staged.
 struct StagedFiles {
     entries: Vec<LogEntry>,
@@ -115,8 +135,8 @@ struct StagedFiles {
 /// Stages every input that was not ingested before (by content), in order.
 #[allow(clippy::too_many_arguments)]
 fn stage_inputs(
-    files: &[PathBuf],
-    gz_flags: &[bool],
+    inputs: &[Input],
+    opts: &ReadOptions,
     known: &HashMap<String, (String, String)>,
     loader: &Loader<'_>,
     apps: &mut crate::store::append::Appenders<'_>,
@@ -129,8 +149,35 @@ fn stage_inputs(
     let mut out = StagedFiles { entries: Vec::new(), staged: Vec::new() };
     let mut seen_files = known.clone();
     let mut rows_before = 0u64;
-    for (i, (path, gz)) in files.iter().zip(gz_flags).enumerate() {
+    for (i, input) in inputs.iter().enumerate() {
+        let path = &input.path;
         let shown = path.to_string_lossy().into_owned();
+        let fid = i as i32;
+        let progress = |rows: u64| {
+            pb.set_position(bytes_done.load(Ordering::Relaxed));
+            let secs = t0.elapsed().as_secs_f64().max(1e-3);
+            pb.set_message(format!("{} rows, {:.1}M rows/s", rows_before + rows, (rows_before + rows) as f64 / secs / 1e6));
+        };
+        if let Some(t) = &input.table {
+            // A table: skipped when its state is the one last loaded, else the rows past it.
+            let qk = t.key();
+            let since = load::last_state(loader.conn(), &qk)?.and_then(|s| State::parse(&s));
+            let now = table::probe(t, &opts.mapping.columns)?;
+            if since.as_ref() == Some(&now) {
+                pb.println(format!("skip {shown}: unchanged since it was last ingested / 数据表未变化，跳过"));
+                out.entries.push(LogEntry::new(shown, now.text(), qk, 0, "skipped", 0));
+                continue;
+            }
+            loader.add_file(fid, &input.shown())?;
+            let st = stage_input(apps, cleaning, opts, input, fid, zone, since.as_ref(), &bytes_done, &progress)?;
+            if since.is_none() {
+                check_rows(input, &shown, &st)?;
+            }
+            rows_before += st.rows_read;
+            out.entries.push(LogEntry::new(shown, st.hash.clone(), qk, 0, "loaded", st.rows_read));
+            out.staged.push((fid, st));
+            continue;
+        }
         let qk = quick_key(path)?;
         let size = path.metadata().map(|m| m.len()).unwrap_or(0);
         if let Some((h, first)) = seen_files.get(&qk) {
@@ -141,22 +188,9 @@ fn stage_inputs(
                 continue;
             }
         }
-        let fid = i as i32;
-        loader.add_file(fid, &shown)?;
-        let st = stage_file(apps, cleaning, fid, path, *gz, zone, &bytes_done, &|rows| {
-            pb.set_position(bytes_done.load(Ordering::Relaxed));
-            let secs = t0.elapsed().as_secs_f64().max(1e-3);
-            pb.set_message(format!("{} rows, {:.1}M rows/s", rows_before + rows, (rows_before + rows) as f64 / secs / 1e6));
-        })?;
-        if st.rows_read == 0 {
-            return Err(IngestError::Input(format!("{shown} has no data rows (only a header or blank lines) / 文件没有数据行")));
-        }
-        if st.valid == 0 {
-            return Err(IngestError::Input(format!(
-                "{shown} does not look like UserBehavior data: all {} rows were rejected ({} malformed, {} bad behaviour); expected lines like 1,2268318,2520377,pv,1511544070 / 文件格式不符",
-                st.rows_read, st.malformed, st.bad_behavior
-            )));
-        }
+        loader.add_file(fid, &input.shown())?;
+        let st = stage_input(apps, cleaning, opts, input, fid, zone, None, &bytes_done, &progress)?;
+        check_rows(input, &shown, &st)?;
         rows_before += st.rows_read;
         seen_files.insert(qk.clone(), (st.hash.clone(), shown.clone()));
         out.entries.push(LogEntry::new(shown, st.hash.clone(), qk, size, "loaded", st.rows_read));
@@ -265,7 +299,8 @@ fn load_and_commit(
         "end": cfg.end.map(|d| d.to_string()),
         "tz": zone.to_string(),
         "replace": cfg.replace,
-        "inputs": cfg.inputs,
+        "inputs": cfg.inputs.iter().map(|i| if TableUrl::is_url(i) { table::redact(i) } else { i.clone() }).collect::<Vec<_>>(),
+        "read": cfg.read.describe(),
     })
     .to_string();
     loader.log(ingest_id, entries, &options, started, &now_utc())?;
@@ -291,8 +326,13 @@ fn load_and_commit(
 pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
     let t0 = trace::start();
     let started = now_utc();
-    let files = resolve_inputs(&cfg.inputs)?;
-    let gz_flags = files.iter().map(|f| sniff(f)).collect::<Result<Vec<bool>, _>>()?;
+    // Files first (resolved and checked), then tables, each in the order given.
+    let (urls, paths): (Vec<String>, Vec<String>) = cfg.inputs.iter().cloned().partition(|i| TableUrl::is_url(i));
+    let files = if paths.is_empty() { Vec::new() } else { resolve_inputs(&paths)? };
+    let mut inputs = files.iter().map(|f| Input::new(f, &cfg.read)).collect::<Result<Vec<Input>, _>>()?;
+    for u in &urls {
+        inputs.push(Input::table(TableUrl::parse(u)?));
+    }
     let conn = store::open(&cfg.db, Mode::ReadWrite, &cfg.open)?;
     let existing = if cfg.replace { None } else { store::window(&conn)? };
     let zone = check_options(cfg, existing.as_ref())?;
@@ -323,7 +363,7 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
     }
     let cleaning = parse::Cleaning { window: known_window.map(|(s, e)| utc_window(s, e)), seen: &seen };
     let mut apps = loader.appenders()?;
-    let StagedFiles { mut entries, staged } = stage_inputs(&files, &gz_flags, &known, &loader, &mut apps, &cleaning, &zone, &pb, t0)?;
+    let StagedFiles { mut entries, staged } = stage_inputs(&inputs, &cfg.read, &known, &loader, &mut apps, &cleaning, &zone, &pb, t0)?;
     apps.flush()?;
     drop(apps);
     pb.set_position(total_bytes);

@@ -3,6 +3,7 @@
 
 use super::files::*;
 use super::parse::{self, Block};
+use super::sources::{self, Input, ReadOptions, Records, SourceFormat};
 use super::IngestError;
 use crate::domain::rows::Parsed;
 use crate::domain::rows::Reason;
@@ -79,28 +80,7 @@ pub(crate) fn stage_file(
             });
         }
         drop(ptx);
-        let mut failure: Option<IngestError> = None;
-        for p in prx.iter() {
-            if failure.is_some() {
-                continue;
-            }
-            st.rows_read += p.rows_read;
-            for r in &p.rej_reason {
-                match r {
-                    Reason::Malformed => st.malformed += 1,
-                    Reason::BadBehavior => st.bad_behavior += 1,
-                    _ => {}
-                }
-            }
-            for (d, n) in &p.days {
-                *st.days.entry(*d).or_insert(0) += n;
-                st.valid += n;
-            }
-            if let Err(e) = apps.append(p) {
-                failure = Some(e.into());
-            }
-            on_progress(st.rows_read);
-        }
+        let failure = consume(prx, apps, &mut st, on_progress);
         match reader.join().expect("reader thread") {
             Ok(h) => st.hash = h,
             Err(e) => {
@@ -115,6 +95,113 @@ pub(crate) fn stage_file(
         }
         Ok(())
     })?;
+    Ok(st)
+}
+
+/// Stages one input with the reader its format needs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn stage_input<'a>(
+    apps: &mut crate::store::append::Appenders<'_>,
+    cleaning: &'a parse::Cleaning<'a>,
+    opts: &'a ReadOptions,
+    input: &'a Input,
+    file_id: i32,
+    zone: &'a Zone,
+    since: Option<&'a sources::table::State>,
+    bytes_done: &Arc<AtomicU64>,
+    on_progress: &dyn Fn(u64),
+) -> Result<Staged, IngestError> {
+    if input.fast {
+        return stage_file(apps, cleaning, file_id, &input.path, input.gz, zone, bytes_done, on_progress);
+    }
+    let done = bytes_done.clone();
+    let mapping = &opts.mapping;
+    match input.format {
+        SourceFormat::Csv | SourceFormat::Tsv => {
+            let d = sources::delimited::delimiter(input, opts.delimiter);
+            stage_records(apps, cleaning, mapping, zone, file_id, on_progress, move |r| sources::delimited::read(input, d, r, &done))
+        }
+        SourceFormat::Json => {
+            stage_records(apps, cleaning, mapping, zone, file_id, on_progress, move |r| sources::json::read(input, r, &done))
+        }
+        SourceFormat::Bson => {
+            stage_records(apps, cleaning, mapping, zone, file_id, on_progress, move |r| sources::bson::read(input, r, &done))
+        }
+        SourceFormat::Sheet => {
+            let sheet = input.sheet.as_deref().unwrap_or_default();
+            stage_records(apps, cleaning, mapping, zone, file_id, on_progress, move |r| {
+                sources::sheet::read(input, sheet, r, sources::hash_file(&input.path, &done)?)
+            })
+        }
+        SourceFormat::Table => {
+            let t = input.table.as_ref().expect("table input");
+            stage_records(apps, cleaning, mapping, zone, file_id, on_progress, move |r| sources::table::read(t, since, r))
+        }
+        SourceFormat::Parquet => stage_records(apps, cleaning, mapping, zone, file_id, on_progress, move |r| {
+            sources::parquet::read(input, r, sources::hash_file(&input.path, &done)?)
+        }),
+    }
+}
+
+/// Appends the batches of `prx` and adds up their counts; the first append failure (after which
+/// the rest is drained).
+fn consume(
+    prx: mpsc::Receiver<Parsed>,
+    apps: &mut crate::store::append::Appenders<'_>,
+    st: &mut Staged,
+    on_progress: &dyn Fn(u64),
+) -> Option<IngestError> {
+    let mut failure: Option<IngestError> = None;
+    for p in prx.iter() {
+        if failure.is_some() {
+            continue;
+        }
+        st.rows_read += p.rows_read;
+        for r in &p.rej_reason {
+            match r {
+                Reason::Malformed => st.malformed += 1,
+                Reason::BadBehavior => st.bad_behavior += 1,
+                _ => {}
+            }
+        }
+        for (d, n) in &p.days {
+            *st.days.entry(*d).or_insert(0) += n;
+            st.valid += n;
+        }
+        if let Err(e) = apps.append(p) {
+            failure = Some(e.into());
+        }
+        on_progress(st.rows_read);
+    }
+    failure
+}
+
+/// Stages one record source: `produce` runs on its own thread, pushing its records into the
+/// [`Records`] it is given, and returns the input's content hash.
+pub(crate) fn stage_records<'a, F>(
+    apps: &mut crate::store::append::Appenders<'_>,
+    cleaning: &'a parse::Cleaning<'a>,
+    mapping: &'a crate::domain::Mapping,
+    zone: &'a Zone,
+    file_id: i32,
+    on_progress: &dyn Fn(u64),
+    produce: F,
+) -> Result<Staged, IngestError>
+where
+    F: FnOnce(Records<'a>) -> Result<String, IngestError> + Send,
+{
+    let (ptx, prx) = mpsc::sync_channel::<Parsed>(4);
+    let mut st = Staged { rows_read: 0, valid: 0, malformed: 0, bad_behavior: 0, hash: String::new(), days: HashMap::new() };
+    let records = Records::new(cleaning, mapping, zone, file_id, ptx);
+    let (failure, produced) = std::thread::scope(|s| {
+        let producer = s.spawn(move || produce(records));
+        let failure = consume(prx, apps, &mut st, on_progress);
+        (failure, producer.join().expect("source thread"))
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    st.hash = produced?;
     Ok(st)
 }
 

@@ -282,6 +282,17 @@ pub fn next_ingest_id(conn: &Connection) -> Result<u32, StoreError> {
     Ok(v as u32)
 }
 
+/// The content hash (a table source's state) of the last loaded entry under `quick_key`.
+pub fn last_state(conn: &Connection, quick_key: &str) -> Result<Option<String>, StoreError> {
+    let mut st =
+        conn.prepare("SELECT content_hash FROM ingest_log WHERE quick_key = ? AND status = 'loaded' ORDER BY ingest_id DESC LIMIT 1")?;
+    let mut rows = st.query([quick_key])?;
+    Ok(match rows.next()? {
+        Some(r) => Some(r.get(0)?),
+        None => None,
+    })
+}
+
 /// Files already in the log, by quick key: (content hash, first path).
 pub fn known_files(conn: &Connection) -> Result<HashMap<String, (String, String)>, StoreError> {
     let mut st = conn.prepare("SELECT quick_key, content_hash, min(file) FROM ingest_log GROUP BY ALL")?;
