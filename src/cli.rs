@@ -1,10 +1,12 @@
 //! Command-line arguments (clap derive only; `cmd/` validates them into config structs).
 
+mod export;
 mod journey;
 mod source;
 
+pub use export::{ExportArgs, SummaryFormat};
 pub use journey::JourneyArgs;
-pub use source::SourceArgs;
+pub use source::{IngestArgs, SourceArgs};
 
 use crate::domain::{parse_date, DateRange, Filter, FilterError};
 use crate::i18n::Lang;
@@ -95,6 +97,11 @@ pub enum Command {
     ///          ecomm sync-mysql --db local.duckdb --mysql mysql://root:ecomm@127.0.0.1:3306/ecommerce_analysis
     #[command(name = "sync-mysql")]
     SyncMysql(SyncArgs),
+    /// Write the rows behind the numbers: the events, a segment's users, the rejects (CSV, Parquet, JSON lines).
+    ///
+    /// Example: ecomm export --db local.duckdb --what events --format parquet --out results/events.parquet
+    ///          ecomm export --db local.duckdb --what users --segment at_risk --min-p-alive 0.5 --format csv
+    Export(ExportArgs),
 }
 
 /// Parses a time zone.
@@ -158,42 +165,6 @@ pub struct DbArgs {
     /// Worker threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-}
-
-/// `ecomm ingest`
-#[derive(Args, Debug)]
-pub struct IngestArgs {
-    /// Files, folders or glob patterns (quote them): CSV/TSV (and .gz), Parquet, Excel/ODS,
-    /// JSON lines or arrays (mongoexport), BSON (mongodump).
-    #[arg(required = true)]
-    pub inputs: Vec<String>,
-    /// DB options.
-    #[command(flatten)]
-    pub db: DbArgs,
-    /// First local date of the window (default: detected from the data).
-    #[arg(long, value_parser = parse_date)]
-    pub start: Option<NaiveDate>,
-    /// Last local date of the window, inclusive.
-    #[arg(long, value_parser = parse_date)]
-    pub end: Option<NaiveDate>,
-    /// Analysis time zone: IANA name or fixed offset like +08:00 (default Asia/Shanghai).
-    #[arg(long, value_parser = parse_zone)]
-    pub tz: Option<crate::domain::tz::Zone>,
-    /// Rebuild the DB from these files only.
-    #[arg(long)]
-    pub replace: bool,
-    /// Summary format.
-    #[arg(long, value_enum, default_value_t = IngestFormat::Text)]
-    pub format: IngestFormat,
-    /// Language of the summary.
-    #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = Lang::Zh)]
-    pub lang: Lang,
-    /// Hide the progress bar.
-    #[arg(long)]
-    pub quiet: bool,
-    /// Source options: format, delimiter, sheet and the column mapping.
-    #[command(flatten)]
-    pub source: SourceArgs,
 }
 
 /// The date range shared by analyze, report and insights.

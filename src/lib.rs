@@ -24,6 +24,7 @@ pub mod appdb;
 pub mod cli;
 pub mod cmd;
 pub mod domain;
+pub mod export;
 pub mod gen;
 pub mod i18n;
 pub mod ingest;

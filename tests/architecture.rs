@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("metrics", 3),
     ("ingest", 4),
     ("render", 5),
+    ("export", 5),
     ("insights", 6),
     ("report", 7),
     ("mysql", 7),

@@ -1,8 +1,48 @@
-//! `ecomm ingest`'s source options: the format, the delimiter, the sheet and the mapping; each
-//! value is parsed by its own `FromStr` in `ingest::sources` and `domain::mapping`.
+//! `ecomm ingest`'s arguments, and its source options: the format, the delimiter, the sheet and
+//! the mapping; each value is parsed by its own `FromStr` in `ingest::sources` and `domain::mapping`.
 
+use super::{parse_zone, DbArgs, IngestFormat};
+use crate::domain::parse_date;
+use crate::i18n::Lang;
+use chrono::NaiveDate;
 use clap::Args;
 use std::str::FromStr;
+
+/// `ecomm ingest`
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// Files, folders or glob patterns (quote them): CSV/TSV (and .gz), Parquet, Excel/ODS,
+    /// JSON lines or arrays (mongoexport), BSON (mongodump).
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// DB options.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// First local date of the window (default: detected from the data).
+    #[arg(long, value_parser = parse_date)]
+    pub start: Option<NaiveDate>,
+    /// Last local date of the window, inclusive.
+    #[arg(long, value_parser = parse_date)]
+    pub end: Option<NaiveDate>,
+    /// Analysis time zone: IANA name or fixed offset like +08:00 (default Asia/Shanghai).
+    #[arg(long, value_parser = parse_zone)]
+    pub tz: Option<crate::domain::tz::Zone>,
+    /// Rebuild the DB from these files only.
+    #[arg(long)]
+    pub replace: bool,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = IngestFormat::Text)]
+    pub format: IngestFormat,
+    /// Language of the summary.
+    #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = Lang::Zh)]
+    pub lang: Lang,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Source options: format, delimiter, sheet and the column mapping.
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
 
 /// How `ecomm ingest` reads its inputs (see README "Sources").
 #[derive(Args, Debug, Clone, Default)]

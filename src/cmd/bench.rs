@@ -1,4 +1,5 @@
-//! `ecomm bench`: times gen, DuckDB's bare CSV scan (the floor), ingest, analyze and report, and prints
+//! `ecomm bench`: times gen, DuckDB's bare CSV scan (the floor), ingest, the Parquet export and its
+//! ingest, analyze and report, and prints
 //! ratios and peak memory. Ingest and analyze run as child processes so their peak RSS is their own.
 
 use crate::cli::BenchArgs;
@@ -104,6 +105,26 @@ fn mysql_bench(base: &str, dbs: &str) -> Result<serde_json::Value> {
     }))
 }
 
+/// The events exported to Parquet (`ecomm export`), then that file ingested into a new DB: both
+/// timed as child processes, with the Parquet ingest's ratio to the CSV ingest's.
+fn parquet_bench(dir: &Path, dbs: &str, csv_ingest_s: f64) -> Result<serde_json::Value> {
+    let file = dir.join("bench-events.parquet").to_string_lossy().into_owned();
+    let (out, export) = child(&["export", "--db", dbs, "--what", "events", "--format", "parquet", "--out", &file, "--summary", "json"])?;
+    let rows = serde_json::from_str::<serde_json::Value>(&out)?["rows"].as_f64().unwrap_or(0.0);
+    eprintln!("export events to Parquet: {rows} rows in {:.2} s", export.seconds);
+    let db = dir.join("bench-parquet.duckdb").to_string_lossy().into_owned();
+    let (_, ingest) = child(&["ingest", &file, "--db", &db, "--replace", "--format", "json", "--quiet"])?;
+    eprintln!("ingest the Parquet export: {:.2} s", ingest.seconds);
+    Ok(serde_json::json!({
+        "rows": rows,
+        "export": export,
+        "export_rows_per_sec": rows / export.seconds,
+        "ingest": ingest,
+        "ingest_rows_per_sec": rows / ingest.seconds,
+        "ingest_over_csv_ingest": ingest.seconds / csv_ingest_s,
+    }))
+}
+
 /// The human-readable table of a bench run.
 fn print_table(report: &serde_json::Value, ingest: &Timed, analyze: &Timed, analyze2: &Timed, report_t: Option<&Timed>) {
     let num = |k: &str| report[k].as_f64().unwrap_or(0.0);
@@ -137,10 +158,33 @@ fn print_table(report: &serde_json::Value, ingest: &Timed, analyze: &Timed, anal
     if let Some(r) = report_t {
         crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "report (PDF + PNG/SVG charts)", r.seconds, "-", mb(r.peak_rss));
     }
+    let pq = &report["parquet"];
+    let f = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
+    let rss = |v: &serde_json::Value| f(v) / (1 << 20) as f64;
+    crate::outln!(
+        "{:<34} {:>9.2} {:>12.0} {:>8.0}MB",
+        "export events to Parquet",
+        f(&pq["export"]["seconds"]),
+        f(&pq["export_rows_per_sec"]),
+        rss(&pq["export"]["peak_rss"])
+    );
+    crate::outln!(
+        "{:<34} {:>9.2} {:>12.0} {:>8.0}MB",
+        "ingest that Parquet file",
+        f(&pq["ingest"]["seconds"]),
+        f(&pq["ingest_rows_per_sec"]),
+        rss(&pq["ingest"]["peak_rss"])
+    );
     crate::outln!(
         "ratio ingest / floor: {:.2}x (the bare load alone, without any cleaning: {:.2}x)",
         ingest.seconds / floor_s,
         bare_s / floor_s
+    );
+    crate::outln!(
+        "ratio Parquet ingest / CSV ingest: {:.2}x ({:.0} clean rows vs the CSV's {:.0})",
+        f(&pq["ingest_over_csv_ingest"]),
+        f(&pq["rows"]),
+        rows
     );
     if !report["mysql"].is_null() {
         let r = &report["mysql"];
@@ -177,6 +221,29 @@ fn section_timings(db: &Path) -> Result<serde_json::Value> {
     Ok(out.into())
 }
 
+/// Removes what a bench run wrote (unless `--keep`).
+fn remove_outputs(dir: &Path, db: &Path, csv: &Path, pdf: &Path) {
+    let pq_db = dir.join("bench-parquet.duckdb");
+    let files = [
+        csv.to_path_buf(),
+        db.to_path_buf(),
+        crate::store::rejects_path(db),
+        pdf.to_path_buf(),
+        dir.join("bench-events.parquet"),
+        pq_db.clone(),
+        crate::store::rejects_path(&pq_db),
+    ];
+    for p in files {
+        let _ = std::fs::remove_file(p);
+    }
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("bench-report_") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Runs the benchmark.
 pub fn run(a: BenchArgs) -> Result<()> {
     std::fs::create_dir_all(&a.dir)?;
@@ -205,6 +272,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let csvs = csv.to_string_lossy().into_owned();
     let (_, ingest) = child(&["ingest", &csvs, "--db", &dbs, "--replace", "--format", "json", "--quiet"])?;
     eprintln!("ingest: {:.2} s", ingest.seconds);
+    let parquet = parquet_bench(&a.dir, &dbs, ingest.seconds)?;
     let (_, analyze) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
     let (_, analyze2) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
     let sections = section_timings(&db)?;
@@ -236,6 +304,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "sections": sections,
         "report": report_t,
         "mysql": mysql_report,
+        "parquet": parquet,
     });
     if a.json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?);
@@ -243,15 +312,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         print_table(&report, &ingest, &analyze, &analyze2, report_t.as_ref());
     }
     if !a.keep {
-        for p in [csv, db.clone(), crate::store::rejects_path(&db), pdf] {
-            let _ = std::fs::remove_file(p);
-        }
-        for e in std::fs::read_dir(&a.dir).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("bench-report_") {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
+        remove_outputs(&a.dir, &db, &csv, &pdf);
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod bench;
 pub mod demo;
+pub mod export;
 pub mod gen;
 pub mod ingest;
 pub mod insights;
@@ -38,6 +39,7 @@ pub fn run() -> i32 {
         Command::User(a) => user::run(a),
         Command::Report(a) => report::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Export(a) => export::run(a),
         Command::Bench(a) => bench::run(a),
         Command::SyncMysql(a) => sync_mysql::run(a),
     };

@@ -32,6 +32,7 @@ pub mod funnel;
 pub mod hourly;
 pub mod kpis;
 pub mod lifecycle;
+pub mod lists;
 pub mod ordered_funnel;
 pub mod repurchase;
 pub mod retention;
@@ -78,6 +79,9 @@ pub enum MetricsError {
     /// Store errors.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A consumer of a streamed list failed (an export's writer), in its own words.
+    #[error("{0}")]
+    Output(String),
 }
 
 impl From<duckdb::Error> for MetricsError {

@@ -160,6 +160,7 @@ impl From<MetricsError> for ApiError {
                 bad(e.to_string())
             }
             MetricsError::Store(s) => s.into(),
+            MetricsError::Output(m) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, m),
         }
     }
 }

@@ -78,7 +78,9 @@ pub(crate) fn read(input: &Input, delim: u8, mut out: Records<'_>, done: &Arc<At
         _ => None,
     };
     let width = first.as_ref().map_or(5, Vec::len);
-    let idx = columns.resolve(header.as_deref(), width).map_err(|e| IngestError::Input(format!("{}: {e}", path.display())))?;
+    let idx = columns
+        .resolve(header.as_deref(), width)
+        .map_err(|e| super::mapping_error(&path.display().to_string(), e, !columns.is_default()))?;
     let (r, hasher) = open_text(path, input.gz, done)?;
     let mut rdr = reader(r, delim);
     let mut rec = csv::ByteRecord::new();

@@ -305,8 +305,22 @@ pub(crate) fn hash_file(path: &Path, done: &Arc<AtomicU64>) -> Result<String, In
     Ok(h)
 }
 
+/// A mapping that does not fit the source's columns, phrased for `what` (a file or a table).
+/// Without `--columns`, a header that lacks the canonical names means the input is not
+/// UserBehavior data as it stands: the message says so and how to map it.
+pub(crate) fn mapping_error(what: &str, e: crate::domain::MappingError, columns_given: bool) -> IngestError {
+    match e {
+        crate::domain::MappingError::MissingColumn { header, .. } if !columns_given => IngestError::Input(format!(
+            "{what} does not look like UserBehavior data: its columns [{header}] do not include user_id, item_id, category_id, behavior_type, timestamp; say which column holds each with --columns user_id=…,timestamp=… / 文件格式不符：请用 --columns 指定列"
+        )),
+        e => IngestError::Input(format!("{what}: {e}")),
+    }
+}
+
 /// Whether `p` has a name ingest reads when it meets it in a folder.
+/// `.txt` files are read when named, but left out of folders (notes and read-me files).
 pub fn is_source_name(p: &Path) -> bool {
-    let hidden = p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(['.', '_']));
-    !hidden && SourceFormat::from_name(p).is_some()
+    let name = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let hidden = name.starts_with(['.', '_']);
+    !hidden && !name.ends_with(".txt") && !name.ends_with(".txt.gz") && SourceFormat::from_name(p).is_some()
 }

@@ -80,8 +80,10 @@ pub(crate) fn read(input: &Input, mut out: Records<'_>, hash: String) -> Result<
     let file = std::fs::File::open(path).map_err(|e| crate::ingest::files::io_err(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(&e))?;
     let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
-    let idx =
-        out.mapping().columns.resolve(Some(&names), names.len()).map_err(|e| IngestError::Input(format!("{}: {e}", path.display())))?;
+    let columns = &out.mapping().columns;
+    let idx = columns
+        .resolve(Some(&names), names.len())
+        .map_err(|e| super::mapping_error(&path.display().to_string(), e, !columns.is_default()))?;
     // The batch holds the projected columns in schema order.
     let mut wanted: Vec<usize> = idx.to_vec();
     wanted.sort_unstable();

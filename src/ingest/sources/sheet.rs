@@ -95,7 +95,9 @@ pub(crate) fn read(input: &Input, name: &str, mut out: Records<'_>, hash: String
     let header: Option<Vec<String>> =
         header_row.then(|| (0..left).map(|_| String::new()).chain(first.iter().map(|c| c.to_string().trim().to_string())).collect());
     let width = left + first.len();
-    let idx = columns.resolve(header.as_deref(), width).map_err(|e| IngestError::Input(format!("{}!{name}: {e}", path.display())))?;
+    let idx = columns
+        .resolve(header.as_deref(), width)
+        .map_err(|e| super::mapping_error(&format!("{}!{name}", path.display()), e, !columns.is_default()))?;
     let data = std::iter::once((first_at, first)).filter(|_| !header_row).chain(rows);
     for (i, row) in data {
         let line = top + i as u64 + 1;

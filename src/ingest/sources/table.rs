@@ -376,7 +376,7 @@ impl Plan {
     fn new(conn: &mut Conn, t: &TableUrl, map: &crate::domain::mapping::ColumnMap) -> Result<Plan, IngestError> {
         let cols = conn.columns(t)?;
         let names: Vec<String> = cols.iter().map(|c| c.0.clone()).collect();
-        let idx = map.resolve(Some(&names), names.len()).map_err(|e| IngestError::Input(format!("{}: {e}", t.shown)))?;
+        let idx = map.resolve(Some(&names), names.len()).map_err(|e| super::mapping_error(&t.shown, e, !map.is_default()))?;
         let key = primary_key(conn, t, &cols);
         let cols = idx.map(|i| Column { name: cols[i].0.clone(), kind: kind_of(&cols[i].1) });
         Ok(Plan { cols, key })

@@ -1,0 +1,46 @@
+//! `ecomm export`
+
+use crate::cli::{ExportArgs, SummaryFormat};
+use crate::domain::Range;
+use crate::export::{self, ExportError};
+use crate::metrics::lists::{List, UserFilter};
+use crate::metrics::source::Ctx;
+use crate::metrics::Query;
+use crate::store::{self, Mode, OpenOptions};
+use anyhow::Result;
+
+/// Validates the options, opens the DB read-only and writes the list.
+pub fn run(a: ExportArgs) -> Result<()> {
+    let users = UserFilter { segment: a.segment.clone(), min_p_alive: a.min_p_alive };
+    if a.what != List::Users && (users.segment.is_some() || users.min_p_alive.is_some()) {
+        return Err(ExportError::Options("--segment and --min-p-alive narrow --what users only / 仅用于导出用户".into()).into());
+    }
+    if let Some(p) = users.min_p_alive {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(ExportError::Options(format!(
+                "--min-p-alive {p} is not a probability; use a number from 0 to 1 / 应在 0 到 1 之间"
+            ))
+            .into());
+        }
+    }
+    let name = match a.what {
+        List::Events => "events",
+        List::Users => "users",
+        List::Rejects => "rejects",
+    };
+    let out = a.out.clone().unwrap_or_else(|| std::path::PathBuf::from("results").join(format!("{name}.{}", a.format.ext())));
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| ExportError::Write { path: out.clone(), why: e.to_string() })?;
+    }
+    let conn = store::open(&a.db.db, Mode::ReadOnly, &OpenOptions { memory_limit: a.db.memory_limit.clone(), threads: a.db.threads })?;
+    let q = Query { range: a.range.range(), filter: a.filter.filter()?, journey: Default::default() };
+    let w = store::require_window(&conn, &a.db.db)?;
+    let range = Range::new(&w, q.range).map_err(crate::metrics::MetricsError::from)?;
+    let ctx = Ctx::new(&conn, &range, &q.filter, &q.journey)?;
+    let s = export::run(&ctx, a.what, &users, a.format, &out)?;
+    match a.summary {
+        SummaryFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&s)?),
+        SummaryFormat::Text => crate::outln!("{} rows of {} → {} ({} bytes, {:.2} s)", s.rows, s.what, s.file, s.bytes, s.seconds),
+    }
+    Ok(())
+}
