@@ -1,4 +1,4 @@
-//! Issue 16's exports (`ecomm export`): events written as Parquet, CSV and JSON lines ingest back
+//! Issue 16's exports (`ecomm export`): events written as Parquet, CSV, JSON lines and xlsx ingest back
 //! into the same analysis (the real 100k sample); filtered events and a segment's users are
 //! exactly the rows the analyses count; rejects equal the rejects file; a failed export leaves no
 //! file behind.
@@ -28,7 +28,7 @@ fn events_round_trip_through_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let db = sample(dir.path());
     let want = analyze(&db, &[]);
-    for (fmt, ext) in [("parquet", "parquet"), ("csv", "csv"), ("json", "jsonl")] {
+    for (fmt, ext) in [("parquet", "parquet"), ("csv", "csv"), ("json", "jsonl"), ("xlsx", "xlsx")] {
         let out = dir.path().join(format!("events.{ext}"));
         let s = export(&db, &out, &["--what", "events", "--format", fmt]);
         assert_eq!(n(&s, "rows"), n(&want, "totals.events"), "{fmt}: {s}");
@@ -82,6 +82,35 @@ fn filtered_events_and_segment_users_are_the_rows_the_analyses_count() {
 }
 
 #[test]
+fn a_users_workbook_holds_what_the_csv_holds() {
+    use calamine::{Data, Reader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample(dir.path());
+    let (csv, xlsx) = (dir.path().join("u.csv"), dir.path().join("u.xlsx"));
+    export(&db, &csv, &["--what", "users", "--segment", "loyal"]);
+    let s = export(&db, &xlsx, &["--what", "users", "--segment", "loyal", "--format", "xlsx"]);
+    let lines = csv_lines(&csv);
+    assert_eq!(n(&s, "rows") as usize, lines.len() - 1);
+    let mut book = calamine::open_workbook_auto(&xlsx).unwrap();
+    assert_eq!(book.sheet_names(), vec!["users".to_string()]);
+    let range = book.worksheet_range("users").unwrap();
+    let rows: Vec<&[Data]> = range.rows().collect();
+    assert_eq!(rows.len(), lines.len());
+    let header: Vec<String> = rows[0].iter().map(|c| c.to_string()).collect();
+    assert_eq!(header.join(","), lines[0]);
+    for (r, line) in rows[1..].iter().zip(&lines[1..]) {
+        for (c, f) in r.iter().zip(line.split(',')) {
+            match c {
+                Data::Float(x) => assert!((x - f.parse::<f64>().unwrap()).abs() <= 5e-5 * x.abs().max(1.0), "{c} vs {f}"),
+                Data::String(t) => assert_eq!(t, f),
+                Data::Empty => assert_eq!(f, ""),
+                other => panic!("unexpected cell {other:?} for {f}"),
+            }
+        }
+    }
+}
+
+#[test]
 fn rejects_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let db = sample(dir.path());
@@ -98,7 +127,7 @@ fn rejects_and_errors() {
         (vec!["--what", "users", "--min-p-alive", "2"], "not a probability"),
         (vec!["--what", "events", "--segment", "loyal"], "--what users only"),
         (vec!["--what", "events", "--category", "999999999"], "category 999999999"),
-        (vec!["--what", "events", "--format", "xlsx"], "not built yet"),
+        (vec!["--what", "metrics"], "not built yet"),
     ] {
         let err = fails(&[&["export", "--db", d, "--out", b][..], &args[..]].concat());
         assert!(err.contains(says), "{args:?}: {err}");
@@ -107,4 +136,19 @@ fn rejects_and_errors() {
     let names: Vec<String> =
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
+}
+
+#[test]
+fn a_list_longer_than_a_sheet_is_refused_not_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("g.csv");
+    ecomm().args(["gen", "--rows", "1100000", "--seed", "3", "--out"]).arg(&csv).assert().success();
+    let db = dir.path().join("g.duckdb");
+    let s = ingest(&db, &[&csv], &[]);
+    assert!(n(&s, "rows_loaded") > 1_048_575, "{s}");
+    let out = dir.path().join("all.xlsx");
+    let err = fails(&["export", "--db", db.to_str().unwrap(), "--what", "events", "--format", "xlsx", "--out", out.to_str().unwrap()]);
+    assert!(err.contains("do not fit an Excel sheet") && err.contains("--format csv"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!out.exists() && !left.iter().any(|n| n.to_string_lossy().contains("all.xlsx")), "{left:?}");
 }

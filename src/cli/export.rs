@@ -30,7 +30,7 @@ pub struct ExportArgs {
     /// their RFM and CLV columns) or rejects (every rejected row).
     #[arg(long, value_name = "LIST", value_parser = crate::export::parse_list)]
     pub what: List,
-    /// File format: csv, parquet or json (JSON lines).
+    /// File format: csv, xlsx (one sheet, at most 1,048,575 rows), parquet or json (JSON lines).
     #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = <crate::export::Format as std::str::FromStr>::from_str)]
     pub format: crate::export::Format,
     /// The file to write (default: results/<what>.<ext>); written under a temporary name, then renamed.

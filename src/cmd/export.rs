@@ -23,11 +23,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
             .into());
         }
     }
-    let name = match a.what {
-        List::Events => "events",
-        List::Users => "users",
-        List::Rejects => "rejects",
-    };
+    let name = export::list_name(a.what);
     let out = a.out.clone().unwrap_or_else(|| std::path::PathBuf::from("results").join(format!("{name}.{}", a.format.ext())));
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| ExportError::Write { path: out.clone(), why: e.to_string() })?;

@@ -44,15 +44,19 @@ pub(super) fn field(out: &mut Vec<u8>, a: &ArrayRef, i: usize) {
         DataType::UInt32 => out.extend_from_slice(ib.format(a.as_primitive::<UInt32Type>().value(i)).as_bytes()),
         DataType::UInt64 => out.extend_from_slice(ib.format(a.as_primitive::<UInt64Type>().value(i)).as_bytes()),
         DataType::Float64 => out.extend_from_slice(a.as_primitive::<Float64Type>().value(i).to_string().as_bytes()),
-        DataType::Utf8 => quoted(out, a.as_string::<i32>().value(i)),
-        DataType::LargeUtf8 => quoted(out, a.as_string::<i64>().value(i)),
-        DataType::Utf8View => quoted(out, a.as_string_view().value(i)),
-        _ => {
-            let f = duckdb::arrow::util::display::ArrayFormatter::try_new(a.as_ref(), &Default::default());
-            if let Ok(f) = f {
-                quoted(out, &f.value(i).to_string());
-            }
-        }
+        _ => quoted(out, &text(a, i)),
+    }
+}
+
+/// A non-numeric value as text (strings as they are, other types as Arrow displays them).
+pub(super) fn text(a: &ArrayRef, i: usize) -> String {
+    match a.data_type() {
+        DataType::Utf8 => a.as_string::<i32>().value(i).to_string(),
+        DataType::LargeUtf8 => a.as_string::<i64>().value(i).to_string(),
+        DataType::Utf8View => a.as_string_view().value(i).to_string(),
+        _ => duckdb::arrow::util::display::ArrayFormatter::try_new(a.as_ref(), &Default::default())
+            .map(|f| f.value(i).to_string())
+            .unwrap_or_default(),
     }
 }
 

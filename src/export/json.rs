@@ -31,17 +31,7 @@ fn value(a: &ArrayRef, i: usize) -> Value {
         DataType::UInt32 => a.as_primitive::<UInt32Type>().value(i).into(),
         DataType::UInt64 => a.as_primitive::<UInt64Type>().value(i).into(),
         DataType::Float64 => serde_json::Number::from_f64(a.as_primitive::<Float64Type>().value(i)).map_or(Value::Null, Value::Number),
-        _ => {
-            let mut b = Vec::new();
-            super::csv::field(&mut b, a, i);
-            let s = String::from_utf8_lossy(&b).into_owned();
-            // `field` quotes for CSV; JSON wants the text itself.
-            let s = match s.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
-                Some(inner) if s.len() >= 2 => inner.replace("\"\"", "\""),
-                _ => s,
-            };
-            Value::String(s)
-        }
+        _ => Value::String(super::csv::text(a, i)),
     }
 }
 

@@ -1,11 +1,12 @@
 //! `ecomm export`: the lists behind the numbers ([`crate::metrics::lists`]) written as CSV,
-//! Parquet or JSON lines, one file per format behind one [`Writer`] trait. A file is written
+//! Excel, Parquet or JSON lines, one file per format behind one [`Writer`] trait. A file is written
 //! beside its target under a temporary name and renamed when complete, so a failed or killed
 //! export never leaves half a file under the name asked for.
 
 mod csv;
 mod json;
 mod parquet;
+mod xlsx;
 
 use crate::metrics::lists::{self, List, UserFilter};
 use crate::metrics::source::Ctx;
@@ -42,6 +43,8 @@ pub enum Format {
     Parquet,
     /// JSON lines: one object per row.
     Json,
+    /// Excel: one sheet.
+    Xlsx,
 }
 
 impl FromStr for Format {
@@ -51,8 +54,8 @@ impl FromStr for Format {
             "csv" => Ok(Format::Csv),
             "parquet" => Ok(Format::Parquet),
             "json" | "jsonl" | "ndjson" => Ok(Format::Json),
-            "xlsx" => Err("xlsx export is not built yet (issue 16); use csv, parquet or json / 暂不支持 xlsx 导出".into()),
-            _ => Err(format!("unknown export format '{s}'; use csv, parquet or json / 未知导出格式")),
+            "xlsx" => Ok(Format::Xlsx),
+            _ => Err(format!("unknown export format '{s}'; use csv, xlsx, parquet or json / 未知导出格式")),
         }
     }
 }
@@ -64,6 +67,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Parquet => "parquet",
             Format::Json => "jsonl",
+            Format::Xlsx => "xlsx",
         }
     }
 }
@@ -82,6 +86,15 @@ pub fn parse_list(s: &str) -> Result<List, String> {
     }
 }
 
+/// The name of a list (its `--what`).
+pub fn list_name(list: List) -> &'static str {
+    match list {
+        List::Events => "events",
+        List::Users => "users",
+        List::Rejects => "rejects",
+    }
+}
+
 /// One output format: takes Arrow batches, then finishes the file.
 pub trait Writer {
     /// Writes one batch.
@@ -90,8 +103,9 @@ pub trait Writer {
     fn finish(self: Box<Self>) -> Result<(), String>;
 }
 
-fn writer(format: Format, file: std::fs::File) -> Box<dyn Writer> {
+fn writer(format: Format, file: std::fs::File, list: List) -> Box<dyn Writer> {
     match format {
+        Format::Xlsx => Box::new(xlsx::Xlsx::new(file, list_name(list))),
         Format::Csv => Box::new(csv::Csv::new(file)),
         Format::Parquet => Box::new(parquet::Parquet::new(file)),
         Format::Json => Box::new(json::Json::new(file)),
@@ -127,7 +141,7 @@ pub fn run(ctx: &Ctx<'_>, list: List, users: &UserFilter, format: Format, out: &
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = out.with_file_name(format!(".{name}.partial"));
     let file = std::fs::File::create(&tmp).map_err(|e| fail(e.to_string()))?;
-    let mut w = Some(writer(format, file));
+    let mut w = Some(writer(format, file, list));
     let rows = lists::stream(ctx, list, users, &mut |b| w.as_mut().expect("writer").batch(b));
     let done = rows.map_err(ExportError::from).and_then(|rows| w.take().expect("writer").finish().map(|_| rows).map_err(fail));
     let rows = match done {
