@@ -120,6 +120,12 @@ fn rejects_and_errors() {
     let file = std::fs::read_to_string(dir.path().join("r.rejects.csv")).unwrap();
     assert_eq!(csv_lines(&out).len(), file.lines().count(), "as many rows as the rejects file");
     let d = db.to_str().unwrap();
+    // The summary line in both languages.
+    for (lang, says) in [("zh", "已导出拒绝行 44 行 → "), ("en", "Exported 44 rows of rejects → ")] {
+        let o = ecomm().args(["export", "--db", d, "--what", "rejects", "--lang", lang, "--out"]).arg(&out).assert().success();
+        let text = String::from_utf8_lossy(&o.get_output().stdout).into_owned();
+        assert!(text.starts_with(says), "{text}");
+    }
     let bad = dir.path().join("bad.csv");
     let b = bad.to_str().unwrap();
     for (args, says) in [

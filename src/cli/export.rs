@@ -42,7 +42,10 @@ pub struct ExportArgs {
     /// users: only those with at least this probability of still being a customer (0..1).
     #[arg(long, value_name = "P")]
     pub min_p_alive: Option<f64>,
-    /// Summary format.
+    /// Summary format (`--format` is the file's): text, or json for scripts.
     #[arg(long = "summary", value_enum, default_value_t = SummaryFormat::Text)]
     pub summary: SummaryFormat,
+    /// Language of the text summary.
+    #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = crate::i18n::Lang::Zh)]
+    pub lang: crate::i18n::Lang,
 }

@@ -3,6 +3,7 @@
 use crate::cli::{ExportArgs, SummaryFormat};
 use crate::domain::Range;
 use crate::export::{self, ExportError};
+use crate::i18n::t;
 use crate::metrics::lists::{List, UserFilter};
 use crate::metrics::source::Ctx;
 use crate::metrics::Query;
@@ -36,7 +37,17 @@ pub fn run(a: ExportArgs) -> Result<()> {
     let s = export::run(&ctx, a.what, &users, a.format, &out)?;
     match a.summary {
         SummaryFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&s)?),
-        SummaryFormat::Text => crate::outln!("{} rows of {} → {} ({} bytes, {:.2} s)", s.rows, s.what, s.file, s.bytes, s.seconds),
+        SummaryFormat::Text => {
+            let what = t(a.lang, &format!("list_{}", s.what)).to_string();
+            let args = [
+                ("what", what),
+                ("rows", crate::i18n::int(s.rows)),
+                ("file", s.file.clone()),
+                ("bytes", crate::i18n::int(s.bytes)),
+                ("secs", format!("{:.2}", s.seconds)),
+            ];
+            crate::outln!("{}", crate::i18n::prose::fill(a.lang, &crate::i18n::prose::EXPORT_DONE, &args))
+        }
     }
     Ok(())
 }

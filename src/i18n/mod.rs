@@ -85,6 +85,9 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("db_rows", "数据库总行数", "Rows in the DB"),
     ("unchanged", "所有文件此前均已导入，数据库未改变", "Every file was ingested before; the DB is unchanged"),
     ("speed", "速度", "Speed"),
+    ("list_events", "行为记录", "events"),
+    ("list_users", "用户名单", "users"),
+    ("list_rejects", "拒绝行", "rejects"),
 ];
 
 /// The string for `key` in `lang` (the key itself if missing, which a test forbids).

@@ -33,6 +33,13 @@ pub fn fill(lang: Lang, tr: &Tr, args: &[(&str, String)]) -> String {
     out
 }
 
+// `ecomm export`'s summary line.
+tr!(
+    EXPORT_DONE,
+    "已导出{what} {rows} 行 → {file}（{bytes} 字节，{secs} 秒）",
+    "Exported {rows} rows of {what} → {file} ({bytes} bytes, {secs} s)"
+);
+
 // The report's section conclusions (`report::narrative`).
 tr!(
     FUNNEL,
@@ -305,6 +312,7 @@ mod tests {
     #[test]
     fn both_languages_use_the_same_placeholders() {
         let all = [
+            EXPORT_DONE,
             FUNNEL,
             FUNNEL_CART,
             HOURLY,
