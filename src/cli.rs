@@ -24,7 +24,7 @@ use std::path::PathBuf;
 ///
 /// Or just `ecomm demo`, which does all three on generated data.
 #[derive(Parser, Debug)]
-#[command(name = "ecomm", version, about, long_about, propagate_version = true)]
+#[command(name = "ecomm", version, about, long_about, propagate_version = true, verbatim_doc_comment)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -37,6 +37,7 @@ pub enum Command {
     /// Write synthetic UserBehavior data that looks like the real dataset.
     ///
     /// Example: ecomm gen --rows 10000000 --seed 7 --dirty 0.001 --out data/10m.csv.gz
+    #[command(verbatim_doc_comment)]
     Gen(GenArgs),
     /// Clean CSV, Parquet, Excel, JSON or BSON files, or MySQL/PostgreSQL tables, into a DuckDB file.
     ///
@@ -47,6 +48,7 @@ pub enum Command {
     ///          ecomm ingest events.xlsx --sheet 2017 --columns user_id=用户ID,timestamp=时间 --time-format "%Y-%m-%d %H:%M:%S"
     ///          ecomm ingest tianchi_mobile.csv --columns category_id=item_category,timestamp=time --behavior-map 1=pv,2=fav,3=cart,4=buy --time-format "%Y-%m-%d %H"
     ///          ecomm ingest 'mysql://analyst:pw@127.0.0.1:3306/shop?table=events' --columns user_id=uid,timestamp=created_at
+    #[command(verbatim_doc_comment)]
     Ingest(IngestArgs),
     /// Print every metric: totals, funnel, hourly, daily, retention, repurchase, top categories, RFM,
     /// and the journeys: ordered funnel, cohorts, lifecycle, sessions and paths.
@@ -54,6 +56,7 @@ pub enum Command {
     /// Example: ecomm analyze --db local.duckdb --from 2017-12-01 --format json
     ///          ecomm analyze --db local.duckdb --funnel-by item --funnel-window 2h --funnel-breakdown category
     ///          ecomm analyze --db local.duckdb --funnel-steps pv,cart,buy --retention-start buy --lang en
+    #[command(verbatim_doc_comment)]
     Analyze(AnalyzeArgs),
     /// Structured operating advice from a local LLM (llama.cpp, GGUF), grounded in the metrics.
     ///
@@ -64,16 +67,19 @@ pub enum Command {
     /// Example: ecomm insights --db local.duckdb --model models/qwen2.5-1.5b-instruct-q4_k_m.gguf --threads 2
     ///          (--threads sets DuckDB's and llama.cpp's CPU threads; 0 = all cores)
     ///          ecomm insights --db local.duckdb --lang en --format json
+    #[command(verbatim_doc_comment)]
     Insights(InsightsArgs),
     /// The live dashboard in your browser: KPIs, charts, RFM, insights, PDF export; works offline.
     ///
     /// Example: ecomm serve --db local.duckdb --open
     ///          ecomm serve --db data/demo.duckdb --port 8502
+    #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
     /// Dashboard accounts (needed to serve on any address other than 127.0.0.1).
     ///
     /// Example: ecomm user add alice --role admin --db local.duckdb
     ///          echo 'a long password' | ecomm user add bob --role viewer --password-stdin
+    #[command(verbatim_doc_comment)]
     User(UserArgs),
     /// Write the PDF report (Chinese or English) and every chart as PNG and SVG.
     ///
@@ -82,11 +88,14 @@ pub enum Command {
     ///
     /// Example: ecomm report --db local.duckdb --out results/report.pdf --lang zh
     ///          ecomm report --db local.duckdb --from 2017-12-01 --to 2017-12-03 --lang en --out results/dec.pdf
+    #[command(verbatim_doc_comment)]
     Report(ReportArgs),
     /// Generate ~1M rows into data/, ingest them into data/demo.duckdb, print the analysis and
     /// write the PDF report into results/.
+    #[command(verbatim_doc_comment)]
     Demo(DemoArgs),
     /// Benchmark gen, ingest and analyze against DuckDB's bare CSV scan; prints ratios.
+    #[command(verbatim_doc_comment)]
     Bench(BenchArgs),
     /// Mirror user_behavior and user_summary into MySQL 8.0 (or MariaDB): fast, atomic, verified.
     ///
@@ -95,12 +104,13 @@ pub enum Command {
     ///
     /// Example: docker compose up -d
     ///          ecomm sync-mysql --db local.duckdb --mysql mysql://root:ecomm@127.0.0.1:3306/ecommerce_analysis
-    #[command(name = "sync-mysql")]
+    #[command(name = "sync-mysql", verbatim_doc_comment)]
     SyncMysql(SyncArgs),
-    /// Write the rows behind the numbers: the events, a segment's users, the rejects (CSV, Parquet, JSON lines).
+    /// Write the rows behind the numbers: the events, a segment's users, the rejects (CSV, xlsx, Parquet, JSON lines).
     ///
     /// Example: ecomm export --db local.duckdb --what events --format parquet --out results/events.parquet
     ///          ecomm export --db local.duckdb --what users --segment at_risk --min-p-alive 0.5 --format csv
+    #[command(verbatim_doc_comment)]
     Export(ExportArgs),
 }
 

@@ -111,4 +111,11 @@ fn usage_errors_exit_2_and_help_teaches() {
     let help = ecomm().args(["ingest", "--help"]).assert().success().get_output().stdout.clone();
     let help = String::from_utf8(help).unwrap();
     assert!(help.contains("rejects.csv") && help.contains("Example"), "{help}");
+    // Each example on its own line, as written (not run together into one paragraph).
+    for cmd in ["ingest", "analyze", "export"] {
+        let help = ecomm().args([cmd, "--help"]).assert().success().get_output().stdout.clone();
+        let help = String::from_utf8(help).unwrap();
+        let examples = help.lines().filter(|l| l.trim_start().starts_with("ecomm ") || l.starts_with("Example: ecomm ")).count();
+        assert!(examples >= 2, "{cmd}: {help}");
+    }
 }
