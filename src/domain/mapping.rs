@@ -141,9 +141,13 @@ impl fmt::Display for ColumnMap {
 }
 
 impl ColumnMap {
-    /// Where each field was asked to be (None: its default).
-    pub fn refs(&self) -> &[Option<ColRef>; 5] {
-        &self.refs
+    /// The 0-based column whose first value tells a data row from a header row: `user_id`'s
+    /// position when one is given, else the first column.
+    pub fn header_probe(&self) -> usize {
+        match &self.refs[0] {
+            Some(ColRef::Position(p)) => p - 1,
+            _ => 0,
+        }
     }
 
     /// Whether any field is named (which needs a header).

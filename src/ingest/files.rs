@@ -5,7 +5,8 @@ use super::IngestError;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use xxhash_rust::xxh3::Xxh3;
 
 /// Expands files, folders (every file of a format ecomm reads, see [`super::sources`]; hidden
 /// files and names starting with `_`, such as Spark's `_SUCCESS`, are left out) and glob patterns, in sorted order.
@@ -60,20 +61,39 @@ pub fn resolve_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, IngestError> {
     Ok(out)
 }
 
-/// A reader that counts and hashes the bytes it passes on.
-pub(crate) struct Tap<R> {
-    pub(crate) inner: R,
-    pub(crate) hasher: xxhash_rust::xxh3::Xxh3,
-    pub(crate) done: Arc<AtomicU64>,
+/// A reader that hashes (into a hasher its opener keeps) and counts the bytes it passes on.
+struct Tap<R> {
+    inner: R,
+    hasher: Arc<Mutex<Xxh3>>,
+    done: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Tap<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        self.hasher.lock().expect("hasher").update(&buf[..n]);
         self.done.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
+}
+
+/// A stream of a file's contents and the hasher that sees its bytes as stored.
+pub(crate) type Opened = (Box<dyn Read + Send>, Arc<Mutex<Xxh3>>);
+
+/// Opens a file for reading (decompressing gzip); the hasher sees its bytes as stored
+/// (compressed for .gz) and `done` counts them, for the content key and the progress bar.
+pub(crate) fn open_text(path: &Path, gz: bool, done: &Arc<AtomicU64>) -> Result<Opened, IngestError> {
+    let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let hasher = Arc::new(Mutex::new(Xxh3::new()));
+    let tap = Tap { inner: std::io::BufReader::with_capacity(1 << 20, f), hasher: hasher.clone(), done: done.clone() };
+    let r: Box<dyn Read + Send> =
+        if gz { Box::new(std::io::BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(tap))) } else { Box::new(tap) };
+    Ok((r, hasher))
+}
+
+/// The content key of what a hasher of [`open_text`] has seen.
+pub(crate) fn digest(hasher: &Mutex<Xxh3>) -> String {
+    format!("{:032x}", hasher.lock().expect("hasher").digest128())
 }
 
 pub(crate) fn io_err(path: &Path, e: std::io::Error) -> IngestError {
@@ -97,14 +117,9 @@ pub(crate) fn quick_key(path: &Path) -> Result<String, IngestError> {
 }
 
 pub(crate) fn full_hash(path: &Path) -> Result<String, IngestError> {
-    let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let mut tap = Tap {
-        inner: std::io::BufReader::with_capacity(1 << 20, f),
-        hasher: xxhash_rust::xxh3::Xxh3::new(),
-        done: Arc::new(AtomicU64::new(0)),
-    };
-    std::io::copy(&mut tap, &mut std::io::sink()).map_err(|e| io_err(path, e))?;
-    Ok(format!("{:032x}", tap.hasher.digest128()))
+    let (mut r, hasher) = open_text(path, false, &Arc::new(AtomicU64::new(0)))?;
+    std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| io_err(path, e))?;
+    Ok(digest(&hasher))
 }
 
 /// Checks the start of a file: empty, binary, or not gzip despite the name.

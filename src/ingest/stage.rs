@@ -39,28 +39,18 @@ pub(crate) fn stage_file(
     bytes_done: &Arc<AtomicU64>,
     on_progress: &dyn Fn(u64),
 ) -> Result<Staged, IngestError> {
-    let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let (mut r, hasher) = open_text(path, gz, bytes_done)?;
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8);
     let (btx, brx) = mpsc::sync_channel::<Block>(workers + 1);
     let brx = Arc::new(Mutex::new(brx));
     let (ptx, prx) = mpsc::sync_channel::<Parsed>(workers + 1);
     let mut st = Staged { rows_read: 0, valid: 0, malformed: 0, bad_behavior: 0, hash: String::new(), days: HashMap::new() };
-    let done = bytes_done.clone();
     std::thread::scope(|s| -> Result<(), IngestError> {
+        // The content hash covers the file's bytes as stored (compressed for .gz).
         let reader = s.spawn(move || -> Result<String, std::io::Error> {
-            let tap = Tap { inner: std::io::BufReader::with_capacity(1 << 20, f), hasher: xxhash_rust::xxh3::Xxh3::new(), done };
-            // The content hash covers the file's bytes as stored (compressed for .gz).
-            let tap = if gz {
-                let mut d = flate2::read::MultiGzDecoder::new(tap);
-                cut_blocks(&mut d, file_id, &btx)?;
-                d.into_inner()
-            } else {
-                let mut t = tap;
-                cut_blocks(&mut t, file_id, &btx)?;
-                t
-            };
+            cut_blocks(&mut r, file_id, &btx)?;
             drop(btx);
-            Ok(format!("{:032x}", tap.hasher.digest128()))
+            Ok(digest(&hasher))
         });
         for _ in 0..workers {
             let brx = brx.clone();
@@ -115,32 +105,25 @@ pub(crate) fn stage_input<'a>(
         return stage_file(apps, cleaning, file_id, &input.path, input.gz, zone, bytes_done, on_progress);
     }
     let done = bytes_done.clone();
-    let mapping = &opts.mapping;
-    match input.format {
+    // The reader of the input's format, run on the source thread.
+    let produce: Box<dyn FnOnce(Records<'a>) -> Result<String, IngestError> + Send + 'a> = match input.format {
         SourceFormat::Csv | SourceFormat::Tsv => {
             let d = sources::delimited::delimiter(input, opts.delimiter);
-            stage_records(apps, cleaning, mapping, zone, file_id, on_progress, move |r| sources::delimited::read(input, d, r, &done))
+            Box::new(move |r| sources::delimited::read(input, d, r, &done))
         }
-        SourceFormat::Json => {
-            stage_records(apps, cleaning, mapping, zone, file_id, on_progress, move |r| sources::json::read(input, r, &done))
-        }
-        SourceFormat::Bson => {
-            stage_records(apps, cleaning, mapping, zone, file_id, on_progress, move |r| sources::bson::read(input, r, &done))
-        }
+        SourceFormat::Json => Box::new(move |r| sources::json::read(input, r, &done)),
+        SourceFormat::Bson => Box::new(move |r| sources::bson::read(input, r, &done)),
         SourceFormat::Sheet => {
             let sheet = input.sheet.as_deref().unwrap_or_default();
-            stage_records(apps, cleaning, mapping, zone, file_id, on_progress, move |r| {
-                sources::sheet::read(input, sheet, r, sources::hash_file(&input.path, &done)?)
-            })
+            Box::new(move |r| sources::sheet::read(input, sheet, r, sources::hash_file(&input.path, &done)?))
         }
         SourceFormat::Table => {
             let t = input.table.as_ref().expect("table input");
-            stage_records(apps, cleaning, mapping, zone, file_id, on_progress, move |r| sources::table::read(t, since, r))
+            Box::new(move |r| sources::table::read(t, since, r))
         }
-        SourceFormat::Parquet => stage_records(apps, cleaning, mapping, zone, file_id, on_progress, move |r| {
-            sources::parquet::read(input, r, sources::hash_file(&input.path, &done)?)
-        }),
-    }
+        SourceFormat::Parquet => Box::new(move |r| sources::parquet::read(input, r, sources::hash_file(&input.path, &done)?)),
+    };
+    stage_records(apps, cleaning, &opts.mapping, zone, file_id, on_progress, produce)
 }
 
 /// Appends the batches of `prx` and adds up their counts; the first append failure (after which

@@ -88,8 +88,7 @@ pub(crate) fn read(input: &Input, mut out: Records<'_>, done: &Arc<AtomicU64>) -
         }
     }
     out.finish()?;
-    let h = hasher.lock().expect("hasher").digest128();
-    Ok(format!("{h:032x}"))
+    Ok(super::digest(&hasher))
 }
 
 fn truncated(path: &std::path::Path, n: u64) -> IngestError {

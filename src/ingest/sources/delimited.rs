@@ -9,7 +9,7 @@
 
 use super::records::Records;
 use super::{open_text, Input};
-use crate::domain::mapping::{ColRef, Value};
+use crate::domain::mapping::Value;
 use crate::ingest::files::io_err;
 use crate::ingest::IngestError;
 use std::borrow::Cow;
@@ -69,10 +69,7 @@ pub(crate) fn read(input: &Input, delim: u8, mut out: Records<'_>, done: &Arc<At
     let path = &input.path;
     let first = first_record(path, input.gz, delim)?;
     let columns = &out.mapping().columns;
-    let user_at = match columns.refs()[0] {
-        Some(ColRef::Position(p)) => p - 1,
-        _ => 0,
-    };
+    let user_at = columns.header_probe();
     let header = match &first {
         Some(f) if columns.has_names() || !looks_like_data_at(f, user_at) => Some(f.clone()),
         _ => None,
@@ -133,6 +130,5 @@ pub(crate) fn read(input: &Input, delim: u8, mut out: Records<'_>, done: &Arc<At
     let mut r = rdr.into_inner();
     std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| io_err(path, e))?;
     out.finish()?;
-    let h = hasher.lock().expect("hasher").digest128();
-    Ok(format!("{h:032x}"))
+    Ok(super::digest(&hasher))
 }

@@ -143,8 +143,7 @@ pub(crate) fn read(input: &Input, mut out: Records<'_>, done: &Arc<AtomicU64>) -
     }
     std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| io_err(path, e))?;
     out.finish()?;
-    let h = hasher.lock().expect("hasher").digest128();
-    Ok(format!("{h:032x}"))
+    Ok(super::digest(&hasher))
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod records;
 pub mod sheet;
 pub mod table;
 
+pub(crate) use super::files::{digest, open_text};
 pub(crate) use records::Records;
 
 use super::files::io_err;
@@ -36,8 +37,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use xxhash_rust::xxh3::Xxh3;
+use std::sync::Arc;
 
 /// A source format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -266,36 +266,6 @@ pub fn sniff(path: &Path, format: SourceFormat) -> Result<bool, IngestError> {
             Ok(false)
         }
     }
-}
-
-/// A reader that hashes (into a shared hasher) and counts the bytes it passes on.
-struct SharedTap<R> {
-    inner: R,
-    hasher: Arc<Mutex<Xxh3>>,
-    done: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for SharedTap<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.lock().expect("hasher").update(&buf[..n]);
-        self.done.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-/// A stream of a file's contents and the hasher that sees its bytes as stored.
-pub(crate) type Opened = (Box<dyn Read + Send>, Arc<Mutex<Xxh3>>);
-
-/// Opens a text file (decompressing gzip); the hasher sees its bytes as stored and `done` counts
-/// them, for the content key and the progress bar.
-pub(crate) fn open_text(path: &Path, gz: bool, done: &Arc<AtomicU64>) -> Result<Opened, IngestError> {
-    let f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let hasher = Arc::new(Mutex::new(Xxh3::new()));
-    let tap = SharedTap { inner: std::io::BufReader::with_capacity(1 << 20, f), hasher: hasher.clone(), done: done.clone() };
-    let r: Box<dyn Read + Send> =
-        if gz { Box::new(std::io::BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(tap))) } else { Box::new(tap) };
-    Ok((r, hasher))
 }
 
 /// The content hash of a binary file read whole by its library (Parquet, sheets), counted as done.

@@ -7,7 +7,7 @@
 
 use super::records::{render, Records};
 use super::Input;
-use crate::domain::mapping::{ColRef, Value};
+use crate::domain::mapping::Value;
 use crate::ingest::IngestError;
 use calamine::{Data, Reader};
 use std::borrow::Cow;
@@ -85,10 +85,7 @@ pub(crate) fn read(input: &Input, name: &str, mut out: Records<'_>, hash: String
         return Ok(hash);
     };
     let columns = &out.mapping().columns;
-    let user_at = match columns.refs()[0] {
-        Some(ColRef::Position(p)) => p - 1,
-        _ => 0,
-    };
+    let user_at = columns.header_probe();
     // Positions count from column A, whatever the sheet's first used column.
     let cell = |r: &'_ [Data], i: usize| -> Option<usize> { i.checked_sub(left).filter(|j| *j < r.len()) };
     let header_row = columns.has_names() || !cell(first, user_at).is_some_and(|j| is_number(&first[j]));

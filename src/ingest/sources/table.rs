@@ -134,14 +134,7 @@ impl TableUrl {
     /// The relation read: a table name (quoted) or the query as a subquery.
     fn relation(&self) -> String {
         match &self.what {
-            What::Table(t) => t
-                .split('.')
-                .map(|p| match self.engine {
-                    Engine::Mysql => format!("`{p}`"),
-                    Engine::Postgres => format!("\"{p}\""),
-                })
-                .collect::<Vec<_>>()
-                .join("."),
+            What::Table(t) => t.split('.').map(|p| quote(self.engine, p)).collect::<Vec<_>>().join("."),
             What::Query(q) => format!("({}) AS ecomm_q", q.trim().trim_end_matches(';')),
         }
     }
@@ -198,12 +191,17 @@ fn kind_of(type_name: &str) -> Kind {
     }
 }
 
+/// An identifier quoted for the engine (a quote inside it doubled).
+fn quote(engine: Engine, name: &str) -> String {
+    match engine {
+        Engine::Mysql => format!("`{}`", name.replace('`', "``")),
+        Engine::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
+}
+
 /// The select expression of a column for its kind.
 fn select(engine: Engine, c: &Column) -> String {
-    let q = match engine {
-        Engine::Mysql => format!("`{}`", c.name.replace('`', "``")),
-        Engine::Postgres => format!("\"{}\"", c.name.replace('"', "\"\"")),
-    };
+    let q = quote(engine, &c.name);
     match (engine, c.kind) {
         (Engine::Postgres, Kind::Int) => format!("{q}::int8"),
         (Engine::Postgres, Kind::Float) => format!("{q}::float8"),
@@ -382,20 +380,13 @@ impl Plan {
         Ok(Plan { cols, key })
     }
 
-    fn quote(&self, engine: Engine, name: &str) -> String {
-        match engine {
-            Engine::Mysql => format!("`{}`", name.replace('`', "``")),
-            Engine::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
-        }
-    }
-
     fn state(&self, conn: &mut Conn, t: &TableUrl) -> Result<State, IngestError> {
-        let time = self.quote(t.engine, &self.cols[4].name);
+        let time = quote(t.engine, &self.cols[4].name);
         let as_text = |e: String| match t.engine {
             Engine::Mysql => format!("CAST({e} AS CHAR)"),
             Engine::Postgres => format!("({e})::text"),
         };
-        let key = self.key.as_ref().map_or("NULL".to_string(), |k| format!("MAX({})", self.quote(t.engine, k)));
+        let key = self.key.as_ref().map_or("NULL".to_string(), |k| format!("MAX({})", quote(t.engine, k)));
         let key = match t.engine {
             Engine::Mysql => format!("CAST({key} AS SIGNED)"),
             Engine::Postgres => format!("({key})::int8"),
@@ -431,14 +422,12 @@ impl Plan {
         let mut sql = format!("SELECT {} FROM {}", exprs.join(", "), t.relation());
         let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
         match (since, &self.key) {
-            (Some(State { max_key: Some(k), .. }), Some(key)) => sql += &format!(" WHERE {} > {k}", self.quote(t.engine, key)),
-            (Some(State { max_time: Some(m), .. }), _) => {
-                sql += &format!(" WHERE {} >= {}", self.quote(t.engine, &self.cols[4].name), lit(m))
-            }
+            (Some(State { max_key: Some(k), .. }), Some(key)) => sql += &format!(" WHERE {} > {k}", quote(t.engine, key)),
+            (Some(State { max_time: Some(m), .. }), _) => sql += &format!(" WHERE {} >= {}", quote(t.engine, &self.cols[4].name), lit(m)),
             _ => {}
         }
         if let Some(k) = &self.key {
-            sql += &format!(" ORDER BY {}", self.quote(t.engine, k));
+            sql += &format!(" ORDER BY {}", quote(t.engine, k));
         }
         sql
     }
