@@ -106,9 +106,11 @@ pub enum Command {
     ///          ecomm sync-mysql --db local.duckdb --mysql mysql://root:ecomm@127.0.0.1:3306/ecommerce_analysis
     #[command(name = "sync-mysql", verbatim_doc_comment)]
     SyncMysql(SyncArgs),
-    /// Write the rows behind the numbers: the events, a segment's users, the rejects (CSV, xlsx, Parquet, JSON lines).
+    /// Write the analyses as an Excel workbook with charts, or the rows behind the numbers: the events, a segment's users, the rejects.
     ///
-    /// Example: ecomm export --db local.duckdb --what events --format parquet --out results/events.parquet
+    /// Example: ecomm export --db local.duckdb --what metrics --format xlsx --lang en --out results/analysis.xlsx
+    ///          ecomm export --db local.duckdb --what metrics --section funnel --format csv
+    ///          ecomm export --db local.duckdb --what events --format parquet --out results/events.parquet
     ///          ecomm export --db local.duckdb --what users --segment at_risk --min-p-alive 0.5 --format csv
     #[command(verbatim_doc_comment)]
     Export(ExportArgs),

@@ -52,8 +52,11 @@ impl Browser {
         let v = self.cmd("POST", "element", json!({ "using": "css selector", "value": css }));
         v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {v}")).to_string()
     }
+    /// Clicks the element as a user would: scrolled to the middle of the window first, so the
+    /// page's sticky header does not cover it.
     fn click(&self, css: &str) {
         let id = self.find(css);
+        self.cmd("POST", "execute/sync", json!({ "script": "arguments[0].scrollIntoView({block: 'center'})", "args": [{ ELEMENT: id }] }));
         self.cmd("POST", &format!("element/{id}/click"), json!({}));
     }
     /// Moves the real mouse pointer onto the element's centre.
@@ -137,20 +140,19 @@ fn b64(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Waits for a finished download (a .pdf, not a .crdownload) in `dir`.
-fn downloaded_pdf(dir: &Path) -> PathBuf {
+/// Waits for a finished download (not a .crdownload) whose name starts with `prefix` and ends with
+/// `.ext` in `dir`.
+fn downloaded(dir: &Path, prefix: &str, ext: &str) -> PathBuf {
     let t0 = Instant::now();
     loop {
-        let done = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|x| x == "pdf") && std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false));
+        let done = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with(prefix) && name.ends_with(&format!(".{ext}")) && std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false)
+        });
         if let Some(p) = done {
             return p;
         }
-        assert!(t0.elapsed() < Duration::from_secs(60), "no PDF arrived in {}", dir.display());
+        assert!(t0.elapsed() < Duration::from_secs(60), "no {prefix}*.{ext} arrived in {}", dir.display());
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -358,13 +360,48 @@ fn dashboard_in_headless_chromium() {
     // Download the PDF of the current view with the page's button; it is the English report of
     // exactly this filter.
     b.click("#pdf");
-    let pdf = downloaded_pdf(&downloads);
+    let pdf = downloaded(&downloads, "", "pdf");
     let bytes = std::fs::read(&pdf).unwrap();
     assert!(bytes.starts_with(b"%PDF"), "{}", pdf.display());
     let text = Command::new("pdftotext").arg(&pdf).arg("-").output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout).into_owned();
     assert!(text.contains("Filter") && text.contains(&cat) && text.contains("2017-12-01"), "{text}");
     assert!(text.contains(&int(&filtered["kpis"]["uv"])), "the PDF's UV");
+
+    // The Excel button: the workbook of this view, in English, with the same numbers.
+    b.click("#xlsx");
+    let xlsx = downloaded(&downloads, "ecomm-metrics-", "xlsx");
+    {
+        use calamine::{DataType, Reader};
+        let mut book = calamine::open_workbook_auto(&xlsx).unwrap();
+        assert_eq!(book.sheet_names()[..2], ["Overview", "Funnel"]);
+        let f = book.worksheet_range("Funnel").unwrap();
+        for (i, st) in filtered["funnel"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(f.get_value((4 + i as u32, 2)).unwrap().as_f64(), st["users"].as_f64(), "funnel users, stage {i}");
+        }
+    }
+    // A panel's CSV link: that chart's table for this view.
+    b.click("a.csv[data-section=hourly]");
+    let csv = std::fs::read_to_string(downloaded(&downloads, "ecomm-hourly-", "csv")).unwrap();
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines[0], "Hour,pv,fav,cart,buy");
+    assert_eq!(lines.len(), 25);
+    let h10 = &filtered["hourly"][10];
+    assert_eq!(lines[11], format!("10,{},{},{},{}", h10["pv"], h10["fav"], h10["cart"], h10["buy"]));
+    // On loopback (no logins: an admin) the segments' user lists are offered.
+    let segments = filtered["rfm"]["segments"].as_array().unwrap();
+    let shown = b.js("return [...document.querySelectorAll('a.users')].filter(a => !a.hidden).length");
+    assert_eq!(shown, json!(segments.len()));
+    // One segment with buyers and one without (a header alone), when the view has them.
+    let with = segments.iter().find(|s| s["users"].as_u64() > Some(0));
+    let without = segments.iter().find(|s| s["users"].as_u64() == Some(0));
+    for s in [with, without].into_iter().flatten() {
+        let seg = s["segment"].as_str().unwrap();
+        b.click(&format!("a.users[data-segment={seg}]"));
+        let users = std::fs::read_to_string(downloaded(&downloads, &format!("ecomm-users-{seg}-"), "csv")).unwrap();
+        assert!(users.starts_with("user_id,recency_days,"), "{seg}: {users}");
+        assert_eq!(users.lines().count() as u64 - 1, s["users"].as_u64().unwrap(), "{seg}");
+    }
 
     // Reload from the shared URL: the same view, controls included.
     let shared = b.js("return location.href").as_str().unwrap().to_string();

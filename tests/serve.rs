@@ -340,12 +340,48 @@ fn beyond_loopback_accounts_and_roles_are_enforced() {
     }
     let (status, _, _) = request(&s, "POST", "/api/users", Some(&v), Some(r#"{"name":"eve","password":"12345678x","role":"admin"}"#));
     assert_eq!(status, 403);
+    // A viewer downloads the page (workbook, a chart's CSV) but not a segment's user list, however
+    // the path is spelled.
+    let (status, head, xlsx) = request(&s, "GET", "/api/export/metrics?lang=en", Some(&v), None);
+    assert_eq!(status, 200);
+    assert!(head.contains("spreadsheetml") && head.contains("attachment; filename=\"ecomm-metrics-2017-11-25-2017-12-03.xlsx\""), "{head}");
+    assert!(xlsx.starts_with(b"PK"));
+    assert_eq!(request(&s, "GET", "/api/export/metrics?format=csv&section=funnel", Some(&v), None).0, 200);
+    let (_, _, me) = request(&s, "GET", "/api/me", Some(&v), None);
+    assert_eq!(serde_json::from_slice::<Value>(&me).unwrap(), serde_json::json!({"name": "vic", "role": "viewer"}));
+    for path in [
+        "/api/export/users?segment=loyal",
+        "/api/export/users",
+        "/api/export/users/?segment=loyal",
+        "/api/export//users?segment=loyal",
+        "/api/export/%75sers?segment=loyal",
+        "/api/export/metrics/../users?segment=loyal",
+        "/API/export/users?segment=loyal",
+    ] {
+        let (status, _, body) = request(&s, "GET", path, Some(&v), None);
+        assert!(status == 403 || status == 404, "{path}: {status} {}", String::from_utf8_lossy(&body));
+        assert!(!body.starts_with(b"user_id"), "{path} leaked the list");
+    }
     // An analyst may export but not manage users.
     let a = login(&s, "ana", "analyst-password-1").unwrap();
     let (status, _, pdf) = request(&s, "GET", "/api/report.pdf?lang=en", Some(&a), None);
     assert_eq!(status, 200);
     assert!(pdf.starts_with(b"%PDF"));
     assert_eq!(request(&s, "GET", "/api/users", Some(&a), None).0, 403);
+    // ... and download a segment's users: the file `ecomm export --what users` writes.
+    let (status, _, list) = request(&s, "GET", "/api/export/users?segment=loyal&from=2017-11-27", Some(&a), None);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&list));
+    let cli = dir.path().join("loyal.csv");
+    ecomm()
+        .args(["export", "--what", "users", "--segment", "loyal", "--from", "2017-11-27", "--db"])
+        .arg(&db)
+        .arg("--out")
+        .arg(&cli)
+        .assert()
+        .success();
+    assert_eq!(list, std::fs::read(&cli).unwrap());
+    let (_, _, me) = request(&s, "GET", "/api/me", Some(&a), None);
+    assert_eq!(serde_json::from_slice::<Value>(&me).unwrap()["role"], "analyst");
     // An admin manages users.
     let d = login(&s, "ada", "admin-password-1").unwrap();
     let (status, _, _) = request(&s, "POST", "/api/users", Some(&d), Some(r#"{"name":"new","password":"new-password-1","role":"viewer"}"#));
@@ -356,6 +392,56 @@ fn beyond_loopback_accounts_and_roles_are_enforced() {
     request(&s, "POST", "/logout", Some(&v), None);
     assert_eq!(request(&s, "GET", "/api/metrics", Some(&v), None).0, 401);
     assert_eq!(request(&s, "GET", "/api/metrics", Some("forged-token"), None).0, 401);
+}
+
+/// The download buttons' endpoints answer the files `ecomm export` writes for the same filters,
+/// and wrong parameters get a 400 sentence.
+#[test]
+fn downloads_are_the_files_export_writes() {
+    let (dir, db) = setup();
+    let s = serve(&db, dir.path());
+    let cli = |args: &[&str], out: &Path| {
+        ecomm().arg("export").arg("--db").arg(&db).arg("--out").arg(out).args(args).assert().success();
+        std::fs::read(out).unwrap()
+    };
+    let out = dir.path().join("f.csv");
+    let want = cli(
+        &["--what", "metrics", "--section", "funnel", "--format", "csv", "--lang", "en", "--from", "2017-11-28", "--behavior", "pv,buy"],
+        &out,
+    );
+    let (status, head, got) = get(&s, "/api/export/metrics?format=csv&section=funnel&lang=en&from=2017-11-28&behavior=pv,buy");
+    assert_eq!(status, 200);
+    assert!(head.contains("text/csv") && head.contains("ecomm-funnel-2017-11-28-2017-12-03.csv"), "{head}");
+    assert_eq!(got, want);
+    // A registry section, with a journey option.
+    let want = cli(&["--what", "metrics", "--section", "ordered_funnel", "--format", "csv", "--funnel-window", "1h"], &out);
+    assert_eq!(get(&s, "/api/export/metrics?format=csv&section=ordered_funnel&funnel_window=1h").2, want);
+    // The workbook opens and holds the page's numbers.
+    let cat = analyze(&db, &[])["top_categories"][0]["category_id"].to_string();
+    let (status, _, xlsx) = get(&s, &format!("/api/export/metrics?lang=en&category={cat}"));
+    assert_eq!(status, 200);
+    let file = dir.path().join("page.xlsx");
+    std::fs::write(&file, &xlsx).unwrap();
+    use calamine::{DataType, Reader};
+    let mut book = calamine::open_workbook_auto(&file).unwrap();
+    let f = book.worksheet_range("Funnel").unwrap();
+    let m = analyze(&db, &["--category", &cat]);
+    assert_eq!(f.get_value((4, 2)).unwrap().as_f64(), m["funnel"][0]["users"].as_f64());
+    // Loopback: no logins, every download (the page's script hides nothing).
+    assert_eq!(json(&s, "/api/me")["role"], "admin");
+    assert_eq!(get(&s, "/api/export/users?segment=champions&format=xlsx").0, 200);
+    for (path, says) in [
+        ("metrics?format=parquet", "parquet is for --what events"),
+        ("metrics?format=csv", "add --section KEY"),
+        ("metrics?format=csv&section=nope", "unknown section 'nope'"),
+        ("metrics?format=pdf", "format: unknown export format 'pdf'"),
+        ("users?segment=vip", "unknown segment 'vip'"),
+        ("users?min_p_alive=2", "min_p_alive: expected a probability"),
+        ("users?format=json", "csv or xlsx"),
+        ("users?funnel_window=1h", "unknown parameter 'funnel_window'"),
+    ] {
+        assert_400(&s, &format!("/api/export/{path}"), says);
+    }
 }
 
 /// The journey options as query parameters answer exactly what the CLI's flags answer, and

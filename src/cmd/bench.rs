@@ -125,6 +125,47 @@ fn parquet_bench(dir: &Path, dbs: &str, csv_ingest_s: f64) -> Result<serde_json:
     }))
 }
 
+/// The analyses exported as the Excel workbook (`ecomm export --what metrics --format xlsx`): the
+/// whole command (open, compute every analysis, write), and the workbook alone (its summary's
+/// seconds: laying out the sheets and charts and writing the file).
+fn xlsx_bench(dir: &Path, dbs: &str) -> Result<serde_json::Value> {
+    let file = dir.join("bench-metrics.xlsx").to_string_lossy().into_owned();
+    let (out, t) = child(&["export", "--db", dbs, "--what", "metrics", "--format", "xlsx", "--out", &file, "--summary", "json"])?;
+    let s: serde_json::Value = serde_json::from_str(&out)?;
+    eprintln!("export the analyses to xlsx: {:.2} s (the workbook alone {:.3} s)", t.seconds, s["seconds"].as_f64().unwrap_or(0.0));
+    Ok(serde_json::json!({ "command": t, "workbook_seconds": s["seconds"], "bytes": s["bytes"] }))
+}
+
+/// The export lines of the table: events to Parquet and back, the analyses to xlsx.
+fn print_exports(report: &serde_json::Value) {
+    let pq = &report["parquet"];
+    let f = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
+    let rss = |v: &serde_json::Value| f(v) / (1 << 20) as f64;
+    crate::outln!(
+        "{:<34} {:>9.2} {:>12.0} {:>8.0}MB",
+        "export events to Parquet",
+        f(&pq["export"]["seconds"]),
+        f(&pq["export_rows_per_sec"]),
+        rss(&pq["export"]["peak_rss"])
+    );
+    crate::outln!(
+        "{:<34} {:>9.2} {:>12.0} {:>8.0}MB",
+        "ingest that Parquet file",
+        f(&pq["ingest"]["seconds"]),
+        f(&pq["ingest_rows_per_sec"]),
+        rss(&pq["ingest"]["peak_rss"])
+    );
+    let x = &report["xlsx"];
+    crate::outln!(
+        "{:<34} {:>9.2} {:>12} {:>8.0}MB",
+        "export analyses to xlsx (command)",
+        f(&x["command"]["seconds"]),
+        "-",
+        rss(&x["command"]["peak_rss"])
+    );
+    crate::outln!("{:<34} {:>9.3} {:>12} {:>10}", "  of which the workbook", f(&x["workbook_seconds"]), "-", "-");
+}
+
 /// The human-readable table of a bench run.
 fn print_table(report: &serde_json::Value, ingest: &Timed, analyze: &Timed, analyze2: &Timed, report_t: Option<&Timed>) {
     let num = |k: &str| report[k].as_f64().unwrap_or(0.0);
@@ -158,32 +199,17 @@ fn print_table(report: &serde_json::Value, ingest: &Timed, analyze: &Timed, anal
     if let Some(r) = report_t {
         crate::outln!("{:<34} {:>9.2} {:>12} {:>8.0}MB", "report (PDF + PNG/SVG charts)", r.seconds, "-", mb(r.peak_rss));
     }
-    let pq = &report["parquet"];
-    let f = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
-    let rss = |v: &serde_json::Value| f(v) / (1 << 20) as f64;
-    crate::outln!(
-        "{:<34} {:>9.2} {:>12.0} {:>8.0}MB",
-        "export events to Parquet",
-        f(&pq["export"]["seconds"]),
-        f(&pq["export_rows_per_sec"]),
-        rss(&pq["export"]["peak_rss"])
-    );
-    crate::outln!(
-        "{:<34} {:>9.2} {:>12.0} {:>8.0}MB",
-        "ingest that Parquet file",
-        f(&pq["ingest"]["seconds"]),
-        f(&pq["ingest_rows_per_sec"]),
-        rss(&pq["ingest"]["peak_rss"])
-    );
+    print_exports(report);
     crate::outln!(
         "ratio ingest / floor: {:.2}x (the bare load alone, without any cleaning: {:.2}x)",
         ingest.seconds / floor_s,
         bare_s / floor_s
     );
+    let pq = &report["parquet"];
     crate::outln!(
         "ratio Parquet ingest / CSV ingest: {:.2}x ({:.0} clean rows vs the CSV's {:.0})",
-        f(&pq["ingest_over_csv_ingest"]),
-        f(&pq["rows"]),
+        pq["ingest_over_csv_ingest"].as_f64().unwrap_or(0.0),
+        pq["rows"].as_f64().unwrap_or(0.0),
         rows
     );
     if !report["mysql"].is_null() {
@@ -230,6 +256,7 @@ fn remove_outputs(dir: &Path, db: &Path, csv: &Path, pdf: &Path) {
         crate::store::rejects_path(db),
         pdf.to_path_buf(),
         dir.join("bench-events.parquet"),
+        dir.join("bench-metrics.xlsx"),
         pq_db.clone(),
         crate::store::rejects_path(&pq_db),
     ];
@@ -273,6 +300,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let (_, ingest) = child(&["ingest", &csvs, "--db", &dbs, "--replace", "--format", "json", "--quiet"])?;
     eprintln!("ingest: {:.2} s", ingest.seconds);
     let parquet = parquet_bench(&a.dir, &dbs, ingest.seconds)?;
+    let xlsx = xlsx_bench(&a.dir, &dbs)?;
     let (_, analyze) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
     let (_, analyze2) = child(&["analyze", "--db", &dbs, "--format", "json"])?;
     let sections = section_timings(&db)?;
@@ -305,6 +333,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "report": report_t,
         "mysql": mysql_report,
         "parquet": parquet,
+        "xlsx": xlsx,
     });
     if a.json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?);

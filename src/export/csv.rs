@@ -87,3 +87,35 @@ impl Writer for Csv {
         self.out.get_ref().sync_all().map_err(|e| e.to_string())
     }
 }
+
+/// A sheet's main table as CSV for a spreadsheet (the dashboard's CSV buttons, `ecomm export
+/// --what metrics --section KEY --format csv`): a UTF-8 byte order mark so that Excel reads the
+/// Chinese headers, the header, then one line per row; counts as integers, rates as the ratio
+/// 0..1 of the JSON, other numbers in full precision, an undefined value as an empty field.
+pub fn sheet(s: &crate::metrics::sheets::Sheet) -> Vec<u8> {
+    use crate::metrics::section::Cell;
+    let mut out = "\u{feff}".as_bytes().to_vec();
+    let line = |out: &mut Vec<u8>, fields: Vec<String>| {
+        for (k, f) in fields.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            quoted(out, f);
+        }
+        out.extend_from_slice(b"\r\n");
+    };
+    line(&mut out, s.columns.clone());
+    for r in &s.rows {
+        let fields = r
+            .iter()
+            .map(|c| match c {
+                Cell::Int(n) => n.to_string(),
+                Cell::Rate(x) | Cell::Num(x) | Cell::Secs(x) if x.is_finite() => x.to_string(),
+                Cell::Text(t) => t.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        line(&mut out, fields);
+    }
+    out
+}

@@ -88,6 +88,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("list_events", "行为记录", "events"),
     ("list_users", "用户名单", "users"),
     ("list_rejects", "拒绝行", "rejects"),
+    ("list_metrics", "分析结果", "analyses"),
 ];
 
 /// The string for `key` in `lang` (the key itself if missing, which a test forbids).

@@ -63,6 +63,8 @@ tr!(CATEGORY, "类目", "category");
 tr!(BUYS_3, "次购买", "buys");
 tr!(TOP_10_SHARE_OF_ALL, "Top 10 占全部购买", "Top-10 share of all buys");
 tr!(KEY_NUMBERS, "关键数字", "Key numbers");
+tr!(DEFINITION, "定义", "Definition");
+tr!(CHART_DATA, "图表数据", "Chart data");
 tr!(RECOMMENDATIONS_RULE_BASED_NO_LANGUAGE, "运营建议（基于规则，未使用大模型）", "Recommendations (rule-based, no language model)");
 tr!(
     RECOMMENDATIONS_LOCAL_LANGUAGE_MODEL_NUMBERS,
@@ -102,3 +104,13 @@ tr!(FROM_CACHE, "来自缓存，无需推理：", "From the cache, no inference:
 tr!(GENERATED, "生成", "Generated");
 tr!(TOTAL, "总计", "total");
 tr!(MODEL_LOAD, "加载模型", "model load");
+
+// The analyses as sheets (`metrics::sheets`: the workbook of `ecomm export --what metrics`).
+tr!(SHEET_OVERVIEW, "概览", "Overview");
+tr!(SHEET_ITEM, "项目", "Item");
+tr!(SHEET_VALUE, "数值", "Value");
+tr!(ALL_EVENTS, "全部事件", "all events");
+tr!(SHEET_FUNNEL, "转化漏斗", "Funnel");
+tr!(SHEET_TOP_CATEGORIES, "Top 10 类目", "Top categories");
+tr!(SHEET_RFM, "RFM 分层", "RFM segments");
+tr!(BUYERS_AND_REPEAT_BUYERS, "购买用户与复购用户", "Buyers and repeat buyers");

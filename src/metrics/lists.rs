@@ -79,10 +79,17 @@ pub fn stream(
     each: &mut dyn FnMut(&RecordBatch) -> Result<(), String>,
 ) -> Result<u64, MetricsError> {
     let mut st = ctx.conn.prepare(&sql(ctx, list, users))?;
-    let mut rows = 0u64;
-    for b in st.query_arrow([])? {
+    let (mut rows, mut batches) = (0u64, 0u64);
+    let arrow = st.query_arrow([])?;
+    let schema = arrow.get_schema();
+    for b in arrow {
         rows += b.num_rows() as u64;
+        batches += 1;
         each(&b).map_err(MetricsError::Output)?;
+    }
+    // An empty list still has its columns (a CSV its header, a workbook its header row).
+    if batches == 0 {
+        each(&RecordBatch::new_empty(schema)).map_err(MetricsError::Output)?;
     }
     Ok(rows)
 }

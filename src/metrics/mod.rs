@@ -39,6 +39,7 @@ pub mod retention;
 pub mod rfm;
 pub mod section;
 pub mod sessions;
+pub mod sheets;
 pub mod source;
 pub mod summary;
 pub mod sums;

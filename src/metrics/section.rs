@@ -206,7 +206,8 @@ pub struct ShownPlot {
     pub name: &'static str,
     /// Title.
     pub title: &'static str,
-    /// `funnel`, `bars`, `stacked` or `heatmap`.
+    /// `funnel`, `bars`, `stacked`, `heatmap`, or `lines` (the built-in analyses' sheets, see
+    /// [`super::sheets`]).
     pub kind: &'static str,
     /// Labels (stages, bars, x positions or rows).
     pub labels: Vec<String>,
@@ -220,22 +221,41 @@ pub struct ShownPlot {
     pub axis: String,
     /// Horizontal bars.
     pub horizontal: bool,
+    /// Lines on a right-hand axis (`lines` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub right: Vec<(String, Vec<Option<f64>>)>,
+    /// The right-hand axis.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub right_axis: String,
+    /// Values are ratios 0..1, shown as percentages.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub percent: bool,
 }
 
-impl Plot {
-    /// The chart in `lang`.
-    pub fn shown(&self, lang: Lang) -> ShownPlot {
-        let mut p = ShownPlot {
-            name: self.name,
-            title: self.title.get(lang),
-            kind: "",
+impl ShownPlot {
+    /// An empty chart of `kind` (`funnel`, `bars`, `stacked`, `heatmap` or `lines`).
+    pub fn new(name: &'static str, title: &'static str, kind: &'static str) -> ShownPlot {
+        ShownPlot {
+            name,
+            title,
+            kind,
             labels: vec![],
             columns: vec![],
             series: vec![],
             notes: vec![],
             axis: String::new(),
             horizontal: false,
-        };
+            right: vec![],
+            right_axis: String::new(),
+            percent: false,
+        }
+    }
+}
+
+impl Plot {
+    /// The chart in `lang`.
+    pub fn shown(&self, lang: Lang) -> ShownPlot {
+        let mut p = ShownPlot::new(self.name, self.title.get(lang), "");
         match &self.kind {
             PlotKind::Funnel { stages } => {
                 p.kind = "funnel";

@@ -79,6 +79,7 @@ impl Throttle {
 pub fn required_role(path: &str) -> Role {
     match path {
         "/api/insights" | "/api/report.pdf" => Role::Analyst,
+        p if p.starts_with("/api/export/users") => Role::Analyst,
         p if p.starts_with("/api/users") => Role::Admin,
         _ => Role::Viewer,
     }
@@ -141,7 +142,11 @@ pub async fn guard(State(st): State<Arc<AppState>>, req: axum::extract::Request,
             format!("{name} is a {} and {path} needs {} / 权限不足", role.as_str(), required_role(&path).as_str()),
         )
         .into_response(),
-        Some(_) => next.run(req).await,
+        Some((name, role)) => {
+            let mut req = req;
+            req.extensions_mut().insert(super::download::Who { name, role });
+            next.run(req).await
+        }
     }
 }
 

@@ -17,13 +17,15 @@
 //!   configured, else rules) with its fact sheet under `facts`
 //! - `/api/report.pdf?from&to&behavior&category&lang` the PDF report for that filter
 //! - `/api/categories` the 200 categories with the most events (for the filter's suggestions)
+//! - `/api/export/metrics`, `/api/export/users`, `/api/me`: the download buttons (see [`download`])
 //!
 //! - `/login` (GET page, POST `{"name","password"}`), `/logout` (POST), `/api/users` (GET list, POST
 //!   `{"name","password","role"}`; admins only)
 //!
 //! Accounts: on loopback (the default) there are no logins. On any other address every path
 //! but `/login` needs a session cookie (HttpOnly, SameSite=Strict) from `/login`; viewers see the
-//! dashboard and its data, analysts also run insights and export PDFs, admins also manage users.
+//! dashboard and its data (and download the page as a workbook or CSV), analysts also run insights,
+//! export PDFs and download user lists, admins also manage users.
 //! Cross-site state changes, login throttling and bounded password checks: see [`auth`].
 //!
 //! Memory: at most one PDF renders per core at a time; further requests wait up to
@@ -46,6 +48,7 @@
 //! version was read under.
 
 pub mod auth;
+pub mod download;
 mod params;
 
 pub use params::check_params;
@@ -446,6 +449,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/categories", get(categories))
         .route("/api/insights", get(insights))
         .route("/api/report.pdf", get(report_pdf))
+        .route("/api/export/metrics", get(download::metrics))
+        .route("/api/export/users", get(download::users))
+        .route("/api/me", get(download::me))
         .route("/api/users", get(auth::users).post(auth::add_user))
         .route("/login", get(|| async { asset(LOGIN, "text/html; charset=utf-8") }).post(auth::login))
         .route("/logout", axum::routing::post(auth::logout))

@@ -7,7 +7,7 @@ const PALETTE = ["#1f3b73", "#e6911e", "#2a9d8f", "#961e2d", "#787878"];
 const T = __ECOMM_LABELS__;
 
 const BEHAVIORS = ["pv", "fav", "cart", "buy"];
-const state = { lang: "zh", from: "", to: "", behaviors: [], category: "", journey: {}, meta: null, metrics: null, seq: 0 };
+const state = { lang: "zh", from: "", to: "", behaviors: [], category: "", journey: {}, meta: null, metrics: null, seq: 0, role: "viewer" };
 // The journey options the page toggles, with the server's defaults (a default stays out of the URL).
 const JOURNEY = { funnel_by: "user", funnel_window: "1d", bought_with: "" };
 const $ = (id) => document.getElementById(id);
@@ -217,9 +217,9 @@ function renderCharts(m) {
   mount("categories", bars(m.top_categories.map((c) => ({ label: `${t("cat")} ${c.category_id}`, value: c.buys, note: int(c.buys) })), true));
   const head = ["segment", "users", "share", "avg_r", "avg_f", "avg_m", "action"].map((h) => `<th>${esc(t(h))}</th>`).join("");
   const rows = m.rfm.segments
-    .map((s) => `<tr><td>${esc(t(s.segment))}</td><td class="num">${int(s.users)}</td><td class="num">${pct(s.share)}</td><td class="num">${s.avg_recency.toFixed(1)}</td><td class="num">${s.avg_frequency.toFixed(1)}</td><td class="num">${s.avg_monetary.toFixed(1)}</td><td>${esc(state.lang === "zh" ? s.action_zh : s.action_en)}</td></tr>`)
+    .map((s) => `<tr><td>${esc(t(s.segment))}</td><td class="num">${int(s.users)}</td><td class="num">${pct(s.share)}</td><td class="num">${s.avg_recency.toFixed(1)}</td><td class="num">${s.avg_frequency.toFixed(1)}</td><td class="num">${s.avg_monetary.toFixed(1)}</td><td>${esc(state.lang === "zh" ? s.action_zh : s.action_en)}</td><td><a class="users" data-segment="${esc(s.segment)}">${esc(t("user_list"))}</a></td></tr>`)
     .join("");
-  $("rfm-table").innerHTML = `<tr>${head}</tr>${rows}`;
+  $("rfm-table").innerHTML = `<tr>${head}<th></th></tr>${rows}`;
 }
 
 // ---------- the registry's charts (plots of /api/sections: labels in the page's language, raw values) ----------
@@ -313,10 +313,32 @@ function renderSections(list) {
       const tables = s.tables.map(([title, cols, rows]) => `<h3>${esc(title)}</h3>${htmlTable(cols, rows)}`).join("");
       const notes = s.headline.map(([l, v]) => `${esc(l)}: ${esc(v)}`).join(" · ");
       const conclusion = s.conclusion ? `<p class="conclusion">${esc(s.conclusion)}</p>` : "";
-      return `<div class="panel" id="section-${esc(s.key)}"><h2>${esc(s.title)}</h2>${conclusion}${charts}${htmlTable(s.columns, s.rows)}${tables}<div class="note">${notes}</div></div>`;
+      const csv = `<a class="csv" data-section="${esc(s.key)}">${esc(t("csv"))}</a>`;
+      return `<div class="panel" id="section-${esc(s.key)}"><h2>${esc(s.title)}</h2>${csv}${conclusion}${charts}${htmlTable(s.columns, s.rows)}${tables}<div class="note">${notes}</div></div>`;
     })
     .join("");
   hoverable($("more"));
+  downloadLinks();
+}
+
+// The download links follow the filters, the journey options and the language: the workbook of
+// the page, each panel's table as CSV, and (analysts and admins: the server checks the role too)
+// each RFM segment's user list.
+function downloadLinks() {
+  $("xlsx").href = "/api/export/metrics?" + query({ lang: state.lang, format: "xlsx" });
+  document.querySelectorAll("a.csv").forEach((a) => {
+    a.href = "/api/export/metrics?" + query({ lang: state.lang, format: "csv", section: a.dataset.section });
+    a.title = t("csv_tip");
+  });
+  const base = new URLSearchParams(query());
+  const keep = new URLSearchParams();
+  for (const k of ["from", "to", "behavior", "category"]) if (base.get(k)) keep.set(k, base.get(k));
+  document.querySelectorAll("a.users").forEach((a) => {
+    keep.set("segment", a.dataset.segment);
+    a.href = "/api/export/users?" + keep.toString();
+    a.title = t("user_list_tip");
+    a.hidden = state.role === "viewer";
+  });
 }
 
 function renderMeta(meta) {
@@ -337,6 +359,7 @@ function renderLabels() {
   $("lang").textContent = t("lang");
   $("pdf").href = "/api/report.pdf?" + query({ lang: state.lang });
   $("category").placeholder = t("category_ph");
+  downloadLinks();
 }
 
 // The checkboxes and the category box into the state: all four behaviours means no filter.
@@ -429,6 +452,10 @@ async function init() {
     refresh();
   });
   $("run-insights").addEventListener("click", runInsights);
+  // Who is looking decides which download links show (the server enforces the roles).
+  getJSON("/api/me")
+    .then((me) => { state.role = me.role; downloadLinks(); })
+    .catch(() => {});
   // The metrics are requested right away, beside the data panel's meta.
   const metaAnswer = getJSON("/api/meta");
   refresh();
