@@ -48,6 +48,8 @@ pub enum Command {
     ///          ecomm ingest events.xlsx --sheet 2017 --columns user_id=用户ID,timestamp=时间 --time-format "%Y-%m-%d %H:%M:%S"
     ///          ecomm ingest tianchi_mobile.csv --columns category_id=item_category,timestamp=time --behavior-map 1=pv,2=fav,3=cart,4=buy --time-format "%Y-%m-%d %H"
     ///          ecomm ingest 'mysql://analyst:pw@127.0.0.1:3306/shop?table=events' --columns user_id=uid,timestamp=created_at
+    ///          ecomm ingest --watch incoming/ --db local.duckdb
+    ///          tail -F events.csv | ecomm ingest --stdin --batch 5s --db local.duckdb
     #[command(verbatim_doc_comment)]
     Ingest(IngestArgs),
     /// Print every metric: totals, funnel, hourly, daily, retention, repurchase, top categories, RFM,
@@ -261,6 +263,10 @@ pub struct ServeArgs {
     /// Open the dashboard in the default browser.
     #[arg(long)]
     pub open: bool,
+    /// Also ingest every new file that appears in DIR (as `ecomm ingest --watch DIR`); open pages
+    /// update themselves after each one.
+    #[arg(long, value_name = "DIR")]
+    pub watch: Option<PathBuf>,
 }
 
 /// `ecomm user`
@@ -424,6 +430,10 @@ pub struct DemoArgs {
     /// Open the dashboard in the default browser.
     #[arg(long)]
     pub open: bool,
+    /// Also ingest every new file that appears in DIR (as `ecomm ingest --watch DIR`); open pages
+    /// update themselves after each one.
+    #[arg(long, value_name = "DIR")]
+    pub watch: Option<PathBuf>,
 }
 
 /// `ecomm bench`

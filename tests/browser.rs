@@ -159,8 +159,15 @@ fn downloaded(dir: &Path, prefix: &str, ext: &str) -> PathBuf {
 
 /// `ecomm serve --port 0` on `db` in `cwd` (no model there); returns the process and the URL.
 fn start_server(db: &Path, cwd: &Path) -> (Kill, String) {
+    start_server_with(db, cwd, &[])
+}
+
+/// `ecomm serve --port 0 EXTRA...` on `db` in `cwd`.
+fn start_server_with(db: &Path, cwd: &Path, extra: &[&str]) -> (Kill, String) {
     let mut server = Command::new(assert_cmd::cargo::cargo_bin("ecomm"))
-        .args(["serve", "--port", "0", "--db"])
+        .args(["serve", "--port", "0"])
+        .args(extra)
+        .arg("--db")
         .arg(db)
         .current_dir(cwd)
         .env_remove("ECOMM_MODEL")
@@ -423,6 +430,79 @@ fn dashboard_in_headless_chromium() {
     }
     let _ = n;
     http(&addr, "DELETE", &format!("/session/{}", b.session), &[], "");
+}
+
+/// Live data (issue 17): with a page open, files dropped into the server's watched folder show up
+/// on the page without a reload: the KPI cards turn into the new numbers, the filters stay, a note
+/// says when and how many rows came; a broken file changes nothing; paused, the page waits.
+#[test]
+fn the_open_page_follows_new_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.duckdb");
+    let text = std::fs::read_to_string(real("100k")).unwrap();
+    let part = |a: usize, b: usize| -> String { text.lines().skip(a).take(b - a).map(|l| format!("{l}\n")).collect() };
+    let first = dir.path().join("first.csv");
+    std::fs::write(&first, part(0, 30_000)).unwrap();
+    ingest(&db, &[&first], &[]);
+    let inbox = dir.path().join("in");
+    std::fs::create_dir(&inbox).unwrap();
+    let (_server, url) = start_server_with(&db, dir.path(), &["--watch", inbox.to_str().unwrap()]);
+    let (_driver, b) = start_browser(dir.path(), &dir.path().join("downloads"));
+    b.cmd("POST", "url", json!({ "url": format!("{url}?lang=en&behavior=pv,cart,buy") }));
+    let mut n = b.rendered_after(0);
+    let filter = ["--behavior", "pv,cart,buy"];
+    assert_eq!(b.kpis(), expected(&analyze(&db, &filter)));
+    b.js("window.scrollTo(0, 400); window.__stayed = 'same page'; return 0");
+    let drop_in = |name: &str, body: String| {
+        let tmp = dir.path().join(format!("{name}.part"));
+        std::fs::write(&tmp, body).unwrap();
+        std::fs::rename(&tmp, inbox.join(name)).unwrap();
+    };
+    for (k, (a, z)) in [(30_000, 60_000), (60_000, 100_000)].into_iter().enumerate() {
+        let before = analyze(&db, &filter)["totals"]["events"].clone();
+        drop_in(&format!("f{k}.csv"), part(a, z));
+        let t0 = Instant::now();
+        let want = loop {
+            // The DB is written by the server's watch; read it once it has the file's rows.
+            if let Ok(o) = std::process::Command::new(assert_cmd::cargo::cargo_bin("ecomm"))
+                .args(["analyze", "--format", "json", "--behavior", "pv,cart,buy", "--db"])
+                .arg(&db)
+                .output()
+            {
+                let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+                if o.status.success() && v["kpis"] != Value::Null && v["totals"]["events"] != before {
+                    break v;
+                }
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "the watch did not ingest f{k}.csv");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        n = b.rendered_after(n);
+        let t0 = Instant::now();
+        while b.kpis() != expected(&want) {
+            assert!(t0.elapsed() < Duration::from_secs(10), "the page did not follow f{k}.csv: {} vs {}", b.kpis(), expected(&want));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(b.js("return window.__stayed"), "same page", "no reload");
+        assert_eq!(b.js("return Math.round(window.scrollY)"), json!(400), "the reader's place on the page stays");
+        assert!(b.query().contains("behavior=pv,cart,buy"), "the filter stays");
+        let note = b.js("return document.getElementById('live').textContent").as_str().unwrap().to_string();
+        assert!(note.starts_with("updated ") && note.ends_with(" new rows"), "{note}");
+    }
+    // Paused: a new file waits; unpaused, the page catches up.
+    b.click("#live-pause");
+    let shown = b.kpis();
+    drop_in("late.csv", "999999999,1,1,buy,1512230400\n".into());
+    std::thread::sleep(Duration::from_millis(4000));
+    assert_eq!(b.kpis(), shown, "paused");
+    b.click("#live-pause");
+    let t0 = Instant::now();
+    while b.kpis() == shown {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the page did not catch up after the pause");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(b.kpis(), expected(&analyze(&db, &filter)));
+    http(&b.addr, "DELETE", &format!("/session/{}", b.session), &[], "");
 }
 
 /// The first page load on a big DB: `ECOMM_PAGE_DB=/path/to.duckdb cargo test --release --test browser

@@ -13,8 +13,19 @@ use std::str::FromStr;
 pub struct IngestArgs {
     /// Files, folders or glob patterns (quote them): CSV/TSV (and .gz), Parquet, Excel/ODS,
     /// JSON lines or arrays (mongoexport), BSON (mongodump).
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["watch", "stdin"], conflicts_with_all = ["watch", "stdin"])]
     pub inputs: Vec<String>,
+    /// Keep running and ingest every new file that appears in DIR, once complete (unchanged for
+    /// 2 s, or moved in by rename); a file that fails goes to DIR/failed/ with NAME.error.txt.
+    #[arg(long, value_name = "DIR", conflicts_with = "stdin")]
+    pub watch: Option<std::path::PathBuf>,
+    /// Read rows from standard input and commit them in micro-batches (see --batch), e.g.
+    /// `tail -F events.csv | ecomm ingest --stdin --db shop.duckdb`.
+    #[arg(long)]
+    pub stdin: bool,
+    /// --stdin: commit a batch this long after its first row (500ms, 5s, 1m) or at this many rows (50000).
+    #[arg(long, value_name = "EVERY", default_value = "5s", value_parser = <crate::ingest::stream::Batch as FromStr>::from_str)]
+    pub batch: crate::ingest::stream::Batch,
     /// DB options.
     #[command(flatten)]
     pub db: DbArgs,
@@ -28,7 +39,7 @@ pub struct IngestArgs {
     #[arg(long, value_parser = parse_zone)]
     pub tz: Option<crate::domain::tz::Zone>,
     /// Rebuild the DB from these files only.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["watch", "stdin"])]
     pub replace: bool,
     /// Summary format.
     #[arg(long, value_enum, default_value_t = IngestFormat::Text)]

@@ -36,6 +36,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         open: OpenOptions::default(),
         progress: super::interactive(),
         read: Default::default(),
+        always_new: false,
     })?;
     crate::outp!("{}", table::ingest(&s, a.lang));
     eprintln!("[3/5] analyze");
@@ -57,6 +58,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         progress: super::interactive(),
     })?;
     super::report::print_written(&w, a.lang);
+    crate::outln!("{}", crate::i18n::tr(a.lang, &crate::i18n::ui::DEMO_LIVE_TIP));
     if a.no_serve {
         return Ok(());
     }
@@ -68,5 +70,6 @@ pub fn run(a: DemoArgs) -> Result<()> {
         port: a.port,
         open_browser: a.open,
         any_port_if_taken: true,
+        watch: None,
     })
 }

@@ -22,6 +22,8 @@ pub struct ServeConfig {
     pub open_browser: bool,
     /// When the port is taken, listen on any free port instead of failing (the demo).
     pub any_port_if_taken: bool,
+    /// A folder to watch for new files to ingest.
+    pub watch: Option<std::path::PathBuf>,
 }
 
 /// Runs `ecomm serve` until Ctrl-C.
@@ -34,6 +36,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         port: a.port,
         open_browser: a.open,
         any_port_if_taken: false,
+        watch: a.watch.clone(),
     })
 }
 
@@ -68,6 +71,15 @@ pub fn serve(a: ServeConfig) -> Result<()> {
         let st = state.clone();
         std::thread::spawn(move || crate::serve::warm(&st));
     }
+    // Open pages learn of every commit, whoever made it (see serve::live).
+    {
+        let st = state.clone();
+        st.live.check(&st.db, &st.open);
+        std::thread::spawn(move || crate::serve::live::poll_forever(st));
+    }
+    if let Some(dir) = &a.watch {
+        start_watch(&a.db, &a.open, dir)?;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let listener = match tokio::net::TcpListener::bind((ip, a.port)).await {
@@ -84,13 +96,49 @@ pub fn serve(a: ServeConfig) -> Result<()> {
         if a.open_browser {
             open_browser(&url);
         }
+        let live = state.clone();
         axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(async {
+            .with_graceful_shutdown(async move {
                 let _ = tokio::signal::ctrl_c().await;
+                live.live.stop();
             })
             .await?;
         Ok(())
     })
+}
+
+/// Ingests every new file of `dir` on a thread of its own (see `ingest::watch`), saying on
+/// stderr what happened to each.
+fn start_watch(db: &std::path::Path, open: &OpenOptions, dir: &std::path::Path) -> Result<()> {
+    use crate::ingest::watch::{watch, Outcome, Watch};
+    if !dir.is_dir() {
+        bail!("--watch {}: not a folder; create it first / 监视目录不存在", dir.display());
+    }
+    let cfg = crate::ingest::IngestConfig {
+        inputs: vec![],
+        db: db.to_path_buf(),
+        start: None,
+        end: None,
+        tz: None,
+        replace: false,
+        open: open.clone(),
+        progress: false,
+        read: Default::default(),
+        always_new: false,
+    };
+    let w = Watch::new(dir.to_path_buf());
+    eprintln!("watching {} for new files to ingest / 正在监视新文件", dir.display());
+    std::thread::spawn(move || {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let r = watch(&cfg, &w, &stop, &mut |file, outcome| match outcome {
+            Outcome::Ingested(s) => eprintln!("ingested {}: {} rows loaded, the DB holds {}", file.display(), s.rows_loaded, s.db_rows),
+            Outcome::Failed { moved_to, error } => eprintln!("{} failed, moved to {}: {error}", file.display(), moved_to.display()),
+        });
+        if let Err(e) = r {
+            eprintln!("the watch of the folder stopped: {e}");
+        }
+    });
+    Ok(())
 }
 
 /// Large blocks (a password check's ~19 MB, a chart's pixels) are given back to the OS when freed

@@ -40,6 +40,29 @@ tr!(
     "Exported {rows} rows of {what} → {file} ({bytes} bytes, {secs} s)"
 );
 
+// Live data (`ecomm ingest --watch`, `--stdin`).
+tr!(
+    WATCH_START,
+    "正在监视 {dir}：新文件写完后自动导入（数据库现有 {db_rows} 行；Ctrl-C 停止）",
+    "Watching {dir}: every new file is ingested once complete (the DB holds {db_rows} rows; Ctrl-C stops)"
+);
+tr!(WATCH_FAILED, "{what} 导入失败，已移至 {to}：{error}", "{what} failed and was moved to {to}: {error}");
+tr!(
+    LIVE_INGESTED,
+    "{what}：导入 {loaded} 行，拒绝 {rejected} 行；数据库共 {db_rows} 行",
+    "{what}: {loaded} rows loaded, {rejected} rejected; the DB holds {db_rows} rows"
+);
+tr!(
+    STDIN_START,
+    "从标准输入读取行并分批提交（数据库现有 {db_rows} 行；未提交的批次暂存于 {dir}）",
+    "Reading rows from standard input, committed in batches (the DB holds {db_rows} rows; a batch waits in {dir})"
+);
+tr!(
+    STDIN_DONE,
+    "输入结束：{batches} 批，导入 {loaded} 行，拒绝 {rejected} 行；数据库共 {db_rows} 行",
+    "Input ended: {batches} batches, {loaded} rows loaded, {rejected} rejected; the DB holds {db_rows} rows"
+);
+
 // The report's section conclusions (`report::narrative`).
 tr!(
     FUNNEL,
@@ -313,6 +336,11 @@ mod tests {
     fn both_languages_use_the_same_placeholders() {
         let all = [
             EXPORT_DONE,
+            WATCH_START,
+            WATCH_FAILED,
+            LIVE_INGESTED,
+            STDIN_START,
+            STDIN_DONE,
             FUNNEL,
             FUNNEL_CART,
             HOURLY,

@@ -114,3 +114,10 @@ tr!(SHEET_FUNNEL, "转化漏斗", "Funnel");
 tr!(SHEET_TOP_CATEGORIES, "Top 10 类目", "Top categories");
 tr!(SHEET_RFM, "RFM 分层", "RFM segments");
 tr!(BUYERS_AND_REPEAT_BUYERS, "购买用户与复购用户", "Buyers and repeat buyers");
+
+// `ecomm demo`'s pointer to live data.
+tr!(
+    DEMO_LIVE_TIP,
+    "实时数据：ecomm serve --db data/demo.duckdb --watch incoming/ 会自动导入放入 incoming/ 的新文件，打开的页面随之更新（另见 ecomm ingest --stdin）",
+    "Live data: ecomm serve --db data/demo.duckdb --watch incoming/ ingests every new file dropped into incoming/ and open pages update themselves (see also ecomm ingest --stdin)"
+);

@@ -13,6 +13,8 @@ pub mod parse;
 mod run;
 pub mod sources;
 pub mod stage;
+pub mod stream;
+pub mod watch;
 pub mod window;
 
 pub use files::resolve_inputs;
@@ -64,6 +66,9 @@ pub struct IngestConfig {
     pub progress: bool,
     /// How sources are read (format, delimiter, sheet, mapping).
     pub read: sources::ReadOptions,
+    /// Read every input even when its content was ingested before (a batch of `--stdin`, whose
+    /// repeated lines are then counted as duplicates instead of skipped unseen).
+    pub always_new: bool,
 }
 
 /// The default analysis time zone.

@@ -340,7 +340,7 @@ pub fn run(cfg: &IngestConfig) -> Result<IngestSummary, IngestError> {
     if !cfg.replace && crate::store::rejects::sync_rejects_file(&conn, &rejects_file)? {
         eprintln!("note: {} lagged behind the DB (an earlier ingest was stopped after its commit); rewritten from the rejects table / 拒绝行文件已按数据库补齐", rejects_file.display());
     }
-    let known = if cfg.replace { HashMap::new() } else { load::known_files(&conn)? };
+    let known = if cfg.replace || cfg.always_new { HashMap::new() } else { load::known_files(&conn)? };
     let total_bytes: u64 = files.iter().map(|f| f.metadata().map(|m| m.len()).unwrap_or(0)).sum();
     let pb = progress_bar(cfg.progress, total_bytes);
 

@@ -18,6 +18,7 @@
 //! - `/api/report.pdf?from&to&behavior&category&lang` the PDF report for that filter
 //! - `/api/categories` the 200 categories with the most events (for the filter's suggestions)
 //! - `/api/export/metrics`, `/api/export/users`, `/api/me`: the download buttons (see [`download`])
+//! - `/api/events`: server-sent events, one `update` per change of the data (see [`live`])
 //!
 //! - `/login` (GET page, POST `{"name","password"}`), `/logout` (POST), `/api/users` (GET list, POST
 //!   `{"name","password","role"}`; admins only)
@@ -49,6 +50,7 @@
 
 pub mod auth;
 pub mod download;
+pub mod live;
 mod params;
 
 pub use params::check_params;
@@ -106,6 +108,8 @@ pub struct AppState {
     password_checks: tokio::sync::Semaphore,
     /// PDF reports rendered at once: one per core; others wait up to [`PDF_WAIT_SECS`].
     pdf_slots: tokio::sync::Semaphore,
+    /// The data version last seen and the open pages to tell when it changes (`/api/events`).
+    pub live: live::Live,
 }
 
 /// How long a PDF request waits for a free render slot before it gets 503 with `Retry-After`.
@@ -130,6 +134,7 @@ impl AppState {
             throttle: auth::Throttle::default(),
             password_checks: tokio::sync::Semaphore::new(cores()),
             pdf_slots: tokio::sync::Semaphore::new(cores()),
+            live: live::Live::default(),
         }
     }
 
@@ -319,6 +324,7 @@ fn meta_body(st: &AppState, conn: &duckdb::Connection) -> Result<String, ApiErro
     let t = store::ingest_totals(conn)?;
     let v = serde_json::json!({
         "db": st.db.display().to_string(),
+        "version": store::data_version(conn)?,
         "window": { "start": w.start, "end": w.end },
         "timezone": w.timezone,
         "rows": store::row_count(conn)?,
@@ -452,6 +458,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/export/metrics", get(download::metrics))
         .route("/api/export/users", get(download::users))
         .route("/api/me", get(download::me))
+        .route("/api/events", get(live::events))
         .route("/api/users", get(auth::users).post(auth::add_user))
         .route("/login", get(|| async { asset(LOGIN, "text/html; charset=utf-8") }).post(auth::login))
         .route("/logout", axum::routing::post(auth::logout))

@@ -402,6 +402,33 @@ async function refresh() {
   }
 }
 
+// ---------- live updates (/api/events: one "update" per commit to the DB) ----------
+function liveNote(u) {
+  const at = new Date(u.at_ms).toLocaleTimeString(state.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false });
+  $("live").hidden = false;
+  $("live").textContent = `${t("live_updated")} ${at} · ${t("new_rows").replace("{n}", int(u.new_rows))}`;
+}
+// Redraws with the page's own filters, where the reader was on the page.
+async function applyLive(u) {
+  const y = window.scrollY;
+  await refresh();
+  window.scrollTo(0, y);
+  liveNote(u);
+  getJSON("/api/meta").then((m) => { state.meta = m; renderMeta(m); }).catch(() => {});
+}
+function live() {
+  if (!window.EventSource) return;
+  const es = new EventSource("/api/events");
+  es.addEventListener("update", (e) => {
+    const u = JSON.parse(e.data);
+    state.pending = u;
+    if (!$("live-pause").checked) { state.pending = null; applyLive(u); }
+  });
+  $("live-pause").addEventListener("change", () => {
+    if (!$("live-pause").checked && state.pending) { const u = state.pending; state.pending = null; applyLive(u); }
+  });
+}
+
 async function runInsights() {
   const box = $("insights");
   box.innerHTML = `<span class="spinner"></span> ${esc(t("running"))}`;
@@ -452,6 +479,7 @@ async function init() {
     refresh();
   });
   $("run-insights").addEventListener("click", runInsights);
+  live();
   // Who is looking decides which download links show (the server enforces the roles).
   getJSON("/api/me")
     .then((me) => { state.role = me.role; downloadLinks(); })
