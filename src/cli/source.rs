@@ -15,8 +15,9 @@ pub struct IngestArgs {
     /// JSON lines or arrays (mongoexport), BSON (mongodump).
     #[arg(required_unless_present_any = ["watch", "stdin"], conflicts_with_all = ["watch", "stdin"])]
     pub inputs: Vec<String>,
-    /// Keep running and ingest every new file that appears in DIR, once complete (unchanged for
-    /// 2 s, or moved in by rename); a file that fails goes to DIR/failed/ with NAME.error.txt.
+    /// Keep running and ingest every new file that appears in DIR once it is complete (size and
+    /// time unchanged for 2 s; publishing a file by renaming it into DIR is safest); a file that
+    /// fails goes to DIR/failed/ with NAME.error.txt.
     #[arg(long, value_name = "DIR", conflicts_with = "stdin")]
     pub watch: Option<std::path::PathBuf>,
     /// Read rows from standard input and commit them in micro-batches (see --batch), e.g.
