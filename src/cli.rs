@@ -267,6 +267,17 @@ pub struct ServeArgs {
     /// update themselves after each one.
     #[arg(long, value_name = "DIR")]
     pub watch: Option<PathBuf>,
+    /// Write the PDF report and the analyses' workbook on a schedule, in the DB's time zone:
+    /// hourly (the day so far), "daily 08:00" (the previous day) or "weekly mon 09:00" (the
+    /// previous 7 days); a run missed while the server was down is made at start-up.
+    #[arg(long, value_name = "WHEN", value_parser = <crate::domain::schedule::Schedule as std::str::FromStr>::from_str)]
+    pub schedule: Option<crate::domain::schedule::Schedule>,
+    /// Where scheduled reports go: DIR/<last day>/report.pdf and analysis.xlsx.
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    pub results: PathBuf,
+    /// Language of scheduled reports.
+    #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = crate::i18n::Lang::Zh)]
+    pub lang: crate::i18n::Lang,
 }
 
 /// `ecomm user`
@@ -430,10 +441,6 @@ pub struct DemoArgs {
     /// Open the dashboard in the default browser.
     #[arg(long)]
     pub open: bool,
-    /// Also ingest every new file that appears in DIR (as `ecomm ingest --watch DIR`); open pages
-    /// update themselves after each one.
-    #[arg(long, value_name = "DIR")]
-    pub watch: Option<PathBuf>,
 }
 
 /// `ecomm bench`

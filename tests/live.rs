@@ -97,6 +97,9 @@ fn a_watched_folder_ingests_complete_files_once_and_sets_broken_ones_aside() {
     // A watch of a folder that is not there says so.
     let err = fails(&["ingest", "--watch", dir.path().join("nope").to_str().unwrap(), "--db", db.to_str().unwrap()]);
     assert!(err.contains("is not a folder"), "{err}");
+    // Only ingest and serve watch: the demo does not take the flag (it once accepted and ignored it).
+    let err = fails(&["demo", "--watch", "in", "--no-serve"]);
+    assert!(err.contains("unexpected argument '--watch'"), "{err}");
 }
 
 #[test]
@@ -203,4 +206,83 @@ fn the_event_stream_announces_every_commit() {
         assert_eq!(u["version"].as_str().unwrap(), version(&s));
     }
     assert_ne!(version(&s), before);
+}
+
+/// `serve --schedule "daily 00:00"` with yesterday's data (in Beijing time) makes the run it
+/// missed at start-up: yesterday's PDF and workbook in results/<yesterday>/, listed for
+/// analysts and downloadable; made once, not again after a restart; nothing else of the disk
+/// can be named.
+#[test]
+fn a_missed_scheduled_report_is_made_at_start_up_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let today = chrono::Utc::now().with_timezone(&beijing).date_naive();
+    let yesterday = today.pred_opt().unwrap();
+    let csv = dir.path().join("g.csv");
+    let start = (yesterday - chrono::Duration::days(1)).to_string();
+    ecomm().args(["gen", "--rows", "20000", "--days", "3", "--start", &start, "--out"]).arg(&csv).assert().success();
+    let db = dir.path().join("r.duckdb");
+    let end = today.to_string();
+    ingest(&db, &[&csv], &["--start", &start, "--end", &end]);
+    let results = dir.path().join("out");
+    let serve = |log: &Path| {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("ecomm"))
+            .args(["serve", "--port", "0", "--schedule", "daily 00:00", "--lang", "en", "--results"])
+            .arg(&results)
+            .arg("--db")
+            .arg(&db)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(c.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+        (Kill(c), addr)
+    };
+    let (server, addr) = serve(&dir.path().join("serve1.log"));
+    let day = results.join(yesterday.to_string());
+    let list = || -> serde_json::Value {
+        let (status, _, body) = http(&addr, "GET", "/api/reports", &[], "");
+        assert_eq!(status, 200);
+        serde_json::from_slice(&body).unwrap()
+    };
+    wait_for(90, "the scheduled report", || list().as_array().is_some_and(|a| !a.is_empty()));
+    let runs = list();
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+    assert_eq!(runs[0]["due"], format!("{today} 00:00"));
+    assert_eq!(
+        (runs[0]["first_day"].as_str(), runs[0]["last_day"].as_str()),
+        (Some(&*yesterday.to_string()), Some(&*yesterday.to_string()))
+    );
+    let url = runs[0]["files"][1]["url"].as_str().unwrap().to_string();
+    let (status, head, xlsx) = http(&addr, "GET", &url, &[], "");
+    assert_eq!(status, 200, "{url}");
+    assert!(head.contains("spreadsheetml"), "{head}");
+    assert_eq!(xlsx, std::fs::read(day.join("analysis.xlsx")).unwrap());
+    // The workbook covers yesterday only: its overview's range.
+    {
+        use calamine::Reader;
+        let mut book = calamine::open_workbook_auto(day.join("analysis.xlsx")).unwrap();
+        let o = book.worksheet_range("Overview").unwrap();
+        assert_eq!(o.get_value((4, 1)).unwrap().to_string(), format!("{yesterday} .. {yesterday}"));
+    }
+    assert!(std::fs::read(day.join("report.pdf")).unwrap().starts_with(b"%PDF"));
+    for bad in
+        ["/api/reports/..%2F..%2Fr.duckdb/report.pdf", "/api/reports/2017-13-01/report.pdf", &format!("/api/reports/{yesterday}/r.duckdb")]
+    {
+        let (status, _, _) = http(&addr, "GET", bad, &[], "");
+        assert_eq!(status, 404, "{bad}");
+    }
+    drop(server);
+    // Restarted: the run is on record, so nothing is made again.
+    std::fs::remove_file(day.join("report.pdf")).unwrap();
+    let (_server, addr) = serve(&dir.path().join("serve2.log"));
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, _, body) = http(&addr, "GET", "/api/reports", &[], "");
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap().as_array().unwrap().len(), 1);
+    assert!(!day.join("report.pdf").exists(), "made twice");
+    let bad = ecomm().args(["serve", "--schedule", "monthly 1", "--db"]).arg(&db).assert().failure();
+    assert!(String::from_utf8_lossy(&bad.get_output().stderr).contains("not a schedule"));
 }

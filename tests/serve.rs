@@ -334,7 +334,7 @@ fn beyond_loopback_accounts_and_roles_are_enforced() {
     let (status, _, body) = request(&s, "GET", "/api/metrics", Some(&v), None);
     assert_eq!(status, 200);
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), analyze(&db, &[]));
-    for path in ["/api/insights", "/api/report.pdf", "/api/users"] {
+    for path in ["/api/insights", "/api/report.pdf", "/api/users", "/api/reports", "/api/reports/2017-12-01/report.pdf"] {
         let (status, _, body) = request(&s, "GET", path, Some(&v), None);
         assert_eq!(status, 403, "{path}: {}", String::from_utf8_lossy(&body));
     }

@@ -8,6 +8,7 @@
 //! from here without loading the model.
 
 pub mod accounts;
+pub mod runs;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -70,6 +71,14 @@ impl AppDb {
                  token_hash TEXT PRIMARY KEY,
                  name TEXT NOT NULL,
                  expires_at INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS scheduled_runs (
+                 due TEXT PRIMARY KEY,
+                 first_day TEXT NOT NULL,
+                 last_day TEXT NOT NULL,
+                 files TEXT NOT NULL,
+                 error TEXT,
+                 finished_at TEXT NOT NULL
              );
              CREATE TABLE IF NOT EXISTS insight_history (
                  id INTEGER PRIMARY KEY AUTOINCREMENT,

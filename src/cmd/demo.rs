@@ -71,5 +71,6 @@ pub fn run(a: DemoArgs) -> Result<()> {
         open_browser: a.open,
         any_port_if_taken: true,
         watch: None,
+        schedule: None,
     })
 }

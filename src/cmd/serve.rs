@@ -24,6 +24,8 @@ pub struct ServeConfig {
     pub any_port_if_taken: bool,
     /// A folder to watch for new files to ingest.
     pub watch: Option<std::path::PathBuf>,
+    /// Scheduled reports.
+    pub schedule: Option<crate::serve::schedule::Plan>,
 }
 
 /// Runs `ecomm serve` until Ctrl-C.
@@ -37,6 +39,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         open_browser: a.open,
         any_port_if_taken: false,
         watch: a.watch.clone(),
+        schedule: a.schedule.map(|schedule| crate::serve::schedule::Plan { schedule, results: a.results.clone(), lang: a.lang }),
     })
 }
 
@@ -64,7 +67,9 @@ pub fn serve(a: ServeConfig) -> Result<()> {
         }
     }
     return_freed_memory();
-    let state = Arc::new(AppState::new(a.db.clone(), open, crate::insights::model_threads(a.open.threads), auth));
+    let mut state = AppState::new(a.db.clone(), open, crate::insights::model_threads(a.open.threads), auth);
+    state.results = a.schedule.as_ref().map(|p| p.results.clone());
+    let state = Arc::new(state);
     // Compute the first page's answers in the background while the user opens the browser
     // (ECOMM_SERVE_NO_WARM=1 skips it, so scripts/bench_serve.sh times cold answers).
     if std::env::var_os("ECOMM_SERVE_NO_WARM").is_none() {
@@ -79,6 +84,10 @@ pub fn serve(a: ServeConfig) -> Result<()> {
     }
     if let Some(dir) = &a.watch {
         start_watch(&a.db, &a.open, dir)?;
+    }
+    if let Some(plan) = a.schedule.clone() {
+        let st = state.clone();
+        std::thread::spawn(move || crate::serve::schedule::run_forever(st, plan));
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

@@ -10,6 +10,7 @@ pub mod journey;
 pub mod mapping;
 pub mod range;
 pub mod rows;
+pub mod schedule;
 pub mod trace;
 pub mod tz;
 

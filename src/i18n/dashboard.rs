@@ -13,6 +13,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("pdf", "下载 PDF", "Download PDF"),
     ("xlsx", "下载 Excel", "Download Excel"),
     ("live_pause", "暂停实时更新", "Pause live updates"),
+    ("reports", "定时报告", "Scheduled reports"),
     ("live_updated", "已更新", "updated"),
     ("new_rows", "新增 {n} 行", "{n} new rows"),
     ("csv", "CSV", "CSV"),

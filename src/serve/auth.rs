@@ -79,7 +79,7 @@ impl Throttle {
 pub fn required_role(path: &str) -> Role {
     match path {
         "/api/insights" | "/api/report.pdf" => Role::Analyst,
-        p if p.starts_with("/api/export/users") => Role::Analyst,
+        p if p.starts_with("/api/export/users") || p.starts_with("/api/reports") => Role::Analyst,
         p if p.starts_with("/api/users") => Role::Admin,
         _ => Role::Viewer,
     }

@@ -19,6 +19,7 @@
 //! - `/api/categories` the 200 categories with the most events (for the filter's suggestions)
 //! - `/api/export/metrics`, `/api/export/users`, `/api/me`: the download buttons (see [`download`])
 //! - `/api/events`: server-sent events, one `update` per change of the data (see [`live`])
+//! - `/api/reports`, `/api/reports/<day>/<file>`: the scheduled reports (see [`schedule`])
 //!
 //! - `/login` (GET page, POST `{"name","password"}`), `/logout` (POST), `/api/users` (GET list, POST
 //!   `{"name","password","role"}`; admins only)
@@ -52,6 +53,7 @@ pub mod auth;
 pub mod download;
 pub mod live;
 mod params;
+pub mod schedule;
 
 pub use params::check_params;
 use params::{params, Params, QUERY_PARAMS};
@@ -110,6 +112,8 @@ pub struct AppState {
     pdf_slots: tokio::sync::Semaphore,
     /// The data version last seen and the open pages to tell when it changes (`/api/events`).
     pub live: live::Live,
+    /// Where scheduled reports are written (`--schedule`), if any.
+    pub results: Option<PathBuf>,
 }
 
 /// How long a PDF request waits for a free render slot before it gets 503 with `Retry-After`.
@@ -135,6 +139,7 @@ impl AppState {
             password_checks: tokio::sync::Semaphore::new(cores()),
             pdf_slots: tokio::sync::Semaphore::new(cores()),
             live: live::Live::default(),
+            results: None,
         }
     }
 
@@ -459,6 +464,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/export/users", get(download::users))
         .route("/api/me", get(download::me))
         .route("/api/events", get(live::events))
+        .route("/api/reports", get(schedule::list))
+        .route("/api/reports/{day}/{file}", get(schedule::file))
         .route("/api/users", get(auth::users).post(auth::add_user))
         .route("/login", get(|| async { asset(LOGIN, "text/html; charset=utf-8") }).post(auth::login))
         .route("/logout", axum::routing::post(auth::logout))

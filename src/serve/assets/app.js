@@ -402,6 +402,23 @@ async function refresh() {
   }
 }
 
+// The scheduled reports (`serve --schedule`), for analysts and admins.
+function renderReports() {
+  if (state.role === "viewer") return;
+  getJSON("/api/reports")
+    .then((runs) => {
+      $("reports-panel").hidden = !runs.length;
+      $("reports").innerHTML = runs
+        .map((r) => {
+          const files = r.files.map((f) => `<a href="${esc(f.url)}">${esc(f.name)}</a>`).join(" · ");
+          const span = r.first_day === r.last_day ? r.first_day : `${r.first_day} – ${r.last_day}`;
+          return `<li>${esc(span)} (${esc(r.due)}): ${files || esc(r.error || "")}</li>`;
+        })
+        .join("");
+    })
+    .catch(() => {});
+}
+
 // ---------- live updates (/api/events: one "update" per commit to the DB) ----------
 function liveNote(u) {
   const at = new Date(u.at_ms).toLocaleTimeString(state.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false });
@@ -482,7 +499,7 @@ async function init() {
   live();
   // Who is looking decides which download links show (the server enforces the roles).
   getJSON("/api/me")
-    .then((me) => { state.role = me.role; downloadLinks(); })
+    .then((me) => { state.role = me.role; downloadLinks(); renderReports(); })
     .catch(() => {});
   // The metrics are requested right away, beside the data panel's meta.
   const metaAnswer = getJSON("/api/meta");
