@@ -10,8 +10,22 @@ use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// A fixture: committed in tests/fixtures/sources, or, for the Parquet variants (binary files kept
+/// out of git), written once per test run by `parquet.py` with pyarrow and pandas from the seed
+/// venv.
 fn fx(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sources").join(name)
+    static PARQUET: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sources");
+    if !name.ends_with(".parquet") {
+        return here.join(name);
+    }
+    let dir = PARQUET.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let o = std::process::Command::new(seed_python()).arg(here.join("parquet.py")).arg(dir.path()).output().unwrap();
+        assert!(o.status.success(), "parquet.py (needs pyarrow in the seed venv): {}", String::from_utf8_lossy(&o.stderr));
+        dir
+    });
+    dir.path().join(name)
 }
 
 /// Every analysis of `analyze --format json` (none of them depends on how the rows arrived).
