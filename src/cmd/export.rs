@@ -1,7 +1,6 @@
 //! `ecomm export`
 
 use crate::cli::{ExportArgs, SummaryFormat};
-use crate::domain::Range;
 use crate::export::{self, ExportError, Summary, What};
 use crate::i18n::{prose, t, Lang};
 use crate::metrics::lists::{List, UserFilter};
@@ -43,8 +42,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
             export::run_metrics(&m, a.lang, a.format, a.section.as_deref(), &out)?
         }
         What::List(list) => {
-            let w = store::require_window(&conn, &a.db.db)?;
-            let range = Range::new(&w, q.range).map_err(crate::metrics::MetricsError::from)?;
+            let range = crate::metrics::range_for_db(&conn, &a.db.db, q.range)?;
             let ctx = Ctx::new(&conn, &range, &q.filter, &q.journey)?;
             export::run(&ctx, list, &users, a.format, &out)?
         }

@@ -7,6 +7,7 @@
 //! the table, drawn from a "chart data" block under the table so the chart stays live when an
 //! operator edits it. A heatmap has no chart type in Excel: its block gets a three-colour scale.
 
+use crate::i18n::width;
 use crate::metrics::section::{Cell, ShownPlot};
 use crate::metrics::sheets::Sheet;
 use rust_xlsxwriter::{
@@ -93,11 +94,6 @@ pub fn sheet_name(want: &str, taken: &[String]) -> String {
         n += 1;
     }
     name
-}
-
-/// Display width: CJK and full-width characters count double.
-fn width(s: &str) -> usize {
-    s.chars().map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 }).sum()
 }
 
 fn cell(ws: &mut Worksheet, row: u32, col: u16, c: &Cell, f: &Formats) -> Result<(), XlsxError> {

@@ -178,17 +178,22 @@ impl Metrics {
     /// The metrics of the DB at `db` (for its error messages) over the `asked` range, clipped
     /// to the DB's window.
     pub fn for_db(conn: &Connection, db: &std::path::Path, q: &Query) -> Result<Metrics, MetricsError> {
-        let w = store::require_window(conn, db)?;
-        let range = Range::new(&w, q.range)?;
+        let range = range_for_db(conn, db, q.range)?;
         Metrics::compute(conn, &range, &q.filter, &q.journey)
     }
+}
+
+/// The `asked` range checked against the window of the DB at `db` (for its error messages):
+/// what every answer for a query covers.
+pub fn range_for_db(conn: &Connection, db: &std::path::Path, asked: DateRange) -> Result<Range, MetricsError> {
+    let w = store::require_window(conn, db)?;
+    Ok(Range::new(&w, asked)?)
 }
 
 /// Only the analyses of the [`REGISTRY`] for a query (the dashboard's `/api/sections`),
 /// computed exactly as [`Metrics::compute`] computes them.
 pub fn registry_for_db(conn: &Connection, db: &std::path::Path, q: &Query) -> Result<section::More, MetricsError> {
-    let w = store::require_window(conn, db)?;
-    let range = Range::new(&w, q.range)?;
+    let range = range_for_db(conn, db, q.range)?;
     let ctx = source::Ctx::new(conn, &range, &q.filter, &q.journey)?;
     section::More::compute(REGISTRY, &ctx)
 }
@@ -196,8 +201,7 @@ pub fn registry_for_db(conn: &Connection, db: &std::path::Path, q: &Query) -> Re
 /// How long each analysis of the [`REGISTRY`] takes for a query, one after the other on one
 /// connection (for `ecomm bench`): (key, seconds), plus the time to prepare the relations.
 pub fn registry_timings(conn: &Connection, db: &std::path::Path, q: &Query) -> Result<Vec<(&'static str, f64)>, MetricsError> {
-    let w = store::require_window(conn, db)?;
-    let range = Range::new(&w, q.range)?;
+    let range = range_for_db(conn, db, q.range)?;
     let t0 = std::time::Instant::now();
     let ctx = source::Ctx::new(conn, &range, &q.filter, &q.journey)?;
     let mut out = vec![("(relations)", t0.elapsed().as_secs_f64())];

@@ -5,26 +5,7 @@ use crate::ingest::IngestSummary;
 use crate::metrics::Metrics;
 use std::fmt::Write;
 
-/// Display width of a string: CJK and full-width characters take two columns.
-pub fn width(s: &str) -> usize {
-    s.chars()
-        .map(|c| {
-            let u = c as u32;
-            if (0x1100..=0x115F).contains(&u)
-                || (0x2E80..=0xA4CF).contains(&u)
-                || (0xAC00..=0xD7A3).contains(&u)
-                || (0xF900..=0xFAFF).contains(&u)
-                || (0xFE30..=0xFE4F).contains(&u)
-                || (0xFF00..=0xFF60).contains(&u)
-                || (0xFFE0..=0xFFE6).contains(&u)
-            {
-                2
-            } else {
-                1
-            }
-        })
-        .sum()
-}
+pub use crate::i18n::width;
 
 /// A simple table: a header row and data rows; the first column is left-aligned, the rest right-aligned.
 pub fn table<S: AsRef<str>>(header: &[S], rows: &[Vec<String>]) -> String {

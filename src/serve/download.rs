@@ -120,10 +120,9 @@ pub async fn users(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Stri
     let filter = UserFilter { segment, min_p_alive };
     let (bytes, range) = blocking(move || {
         let conn = store::open(&st.db, Mode::ReadOnly, &st.open)?;
-        let w = store::require_window(&conn, &st.db)?;
-        let range = Range::new(&w, p.q.range).map_err(crate::metrics::MetricsError::from)?;
+        let range = crate::metrics::range_for_db(&conn, &st.db, p.q.range)?;
         let ctx = Ctx::new(&conn, &range, &p.q.filter, &p.q.journey)?;
-        let dir = std::env::temp_dir().join(format!("ecomm-serve-{}-{}", std::process::id(), store::new_generation()));
+        let dir = super::scratch_dir();
         std::fs::create_dir_all(&dir).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let out = dir.join(format!("users.{}", format.ext()));
         let done = export::run(&ctx, List::Users, &filter, format, &out)

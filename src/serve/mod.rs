@@ -400,7 +400,7 @@ async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Str
     };
     let st2 = st.clone();
     let res = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, String), ApiError> {
-        let dir = std::env::temp_dir().join(format!("ecomm-serve-{}-{}", std::process::id(), store::new_generation()));
+        let dir = scratch_dir();
         let out = dir.join("report.pdf");
         let w = crate::report::build::generate(&crate::report::build::ReportConfig {
             db: st2.db.clone(),
@@ -438,6 +438,12 @@ async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<Str
         bytes,
     )
         .into_response())
+}
+
+/// A folder of its own under the system's temp dir for one request's file (a PDF, a user list),
+/// removed by the request when done.
+pub(crate) fn scratch_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("ecomm-serve-{}-{}", std::process::id(), store::new_generation()))
 }
 
 fn asset(body: &'static str, kind: &'static str) -> Response {
