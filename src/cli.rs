@@ -1,12 +1,16 @@
 //! Command-line arguments (clap derive only; `cmd/` validates them into config structs).
 
+mod alert;
 mod export;
 mod journey;
 mod source;
+mod user;
 
+pub use alert::{AlertAction, AlertArgs, AlertFormat};
 pub use export::{ExportArgs, SummaryFormat};
 pub use journey::JourneyArgs;
 pub use source::{IngestArgs, SourceArgs};
+pub use user::{UserAction, UserArgs};
 
 use crate::domain::{parse_date, DateRange, Filter, FilterError};
 use crate::i18n::Lang;
@@ -83,6 +87,18 @@ pub enum Command {
     ///          echo 'a long password' | ecomm user add bob --role viewer --password-stdin
     #[command(verbatim_doc_comment)]
     User(UserArgs),
+    /// Alert rules: a number of the analysis crossing a line, or a new anomaly, after an ingest,
+    /// sent to a webhook, a file or the dashboard's list.
+    ///
+    /// Rules are evaluated after every ingest (ecomm ingest, --watch, --stdin, and while
+    /// ecomm serve runs); a rule fires when its condition starts to hold, not again while it
+    /// keeps holding. Failed sends are retried with back-off (1 s, 2 s, 4 s …, 8 attempts).
+    ///
+    /// Example: ecomm alert add low-conversion --metric kpis.pv_to_buy_conversion --when "below 0.01" --to http://127.0.0.1:9000/hook
+    ///          ecomm alert list --db local.duckdb
+    ///          ecomm alert remove low-conversion --db local.duckdb
+    #[command(verbatim_doc_comment)]
+    Alert(AlertArgs),
     /// Write the PDF report (Chinese or English) and every chart as PNG and SVG.
     ///
     /// Fonts: --font, then $ECOMM_FONT, then fonts/, then the system's CJK fonts
@@ -278,47 +294,6 @@ pub struct ServeArgs {
     /// Language of scheduled reports.
     #[arg(long, value_enum, env = "ECOMM_LANG", default_value_t = crate::i18n::Lang::Zh)]
     pub lang: crate::i18n::Lang,
-}
-
-/// `ecomm user`
-#[derive(Args, Debug)]
-pub struct UserArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub action: UserAction,
-}
-
-/// `ecomm user` actions.
-#[derive(Subcommand, Debug)]
-pub enum UserAction {
-    /// Add a user, or change an existing user's role and password.
-    Add {
-        /// User name.
-        name: String,
-        /// viewer: the dashboard; analyst: also insights and PDF export; admin: also users.
-        #[arg(long, value_enum)]
-        role: crate::appdb::accounts::Role,
-        /// The DuckDB file whose dashboard the account is for (accounts live beside it).
-        #[arg(long, default_value = "local.duckdb")]
-        db: PathBuf,
-        /// Read the password from the first line of stdin instead of prompting.
-        #[arg(long)]
-        password_stdin: bool,
-    },
-    /// List users and roles.
-    List {
-        /// The DuckDB file.
-        #[arg(long, default_value = "local.duckdb")]
-        db: PathBuf,
-    },
-    /// Remove a user and end their sessions.
-    Remove {
-        /// User name.
-        name: String,
-        /// The DuckDB file.
-        #[arg(long, default_value = "local.duckdb")]
-        db: PathBuf,
-    },
 }
 
 /// `ecomm insights --format`

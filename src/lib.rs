@@ -20,6 +20,7 @@ macro_rules! outp {
     ($($arg:tt)*) => { $crate::cmd::out::write(format_args!($($arg)*)) };
 }
 
+pub mod alert;
 pub mod appdb;
 pub mod cli;
 pub mod cmd;

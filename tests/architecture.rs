@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("render", 5),
     ("export", 5),
     ("insights", 6),
+    ("alert", 6),
     ("report", 7),
     ("mysql", 7),
     ("serve", 8),

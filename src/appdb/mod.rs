@@ -1,5 +1,6 @@
 //! The app database (SQLite via rusqlite): ecomm's own state beside the DuckDB file: its schema,
-//! the insight cache and history (here), and the dashboard's accounts and sessions ([`accounts`]).
+//! the insight cache and history (here), and the dashboard's accounts and sessions ([`accounts`]), the scheduled reports' runs ([`runs`]), alert rules and
+//! their firings ([`alerts`]).
 //! Insights and the dashboard both use it; it imports neither.
 //!
 //! It lives at `<db-stem>.app.sqlite` next to the DuckDB file (so a DB and its app state travel
@@ -8,6 +9,7 @@
 //! from here without loading the model.
 
 pub mod accounts;
+pub mod alerts;
 pub mod runs;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -89,6 +91,7 @@ impl AppDb {
                  created_at TEXT NOT NULL
              );",
         )?;
+        conn.execute_batch(alerts::SCHEMA)?;
         Ok(AppDb { conn })
     }
 

@@ -1,6 +1,7 @@
 //! `ecomm ingest`: files once, a watched folder (`--watch`), or rows from standard input
 //! (`--stdin`).
 
+use crate::alert::deliver::Runner;
 use crate::cli::{IngestArgs, IngestFormat};
 use crate::i18n::{int, prose, Lang};
 use crate::ingest::stream::{self, StreamTotals};
@@ -44,6 +45,9 @@ pub fn run(a: IngestArgs) -> Result<()> {
         IngestFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&s)?),
         IngestFormat::Text => crate::outp!("{}", table::ingest(&s, a.lang)),
     }
+    if !s.unchanged {
+        super::alert::after_ingest(&cfg.db, &cfg.open);
+    }
     Ok(())
 }
 
@@ -75,10 +79,17 @@ fn watch_folder(cfg: &IngestConfig, dir: &std::path::Path, format: IngestFormat,
     eprintln!("{}", prose::fill(lang, &prose::WATCH_START, &start));
     let stop = AtomicBool::new(false);
     let mut failed = None;
+    let alerts = Runner::start(cfg.db.clone(), cfg.open.clone());
+    alerts.changed();
     watch::watch(cfg, &Watch::new(dir.to_path_buf()), &stop, &mut |file, outcome| {
         let name = file.display().to_string();
         let done = match outcome {
-            Outcome::Ingested(s) => line(format, lang, &name, &s),
+            Outcome::Ingested(s) => {
+                if !s.unchanged {
+                    alerts.changed();
+                }
+                line(format, lang, &name, &s)
+            }
             Outcome::Failed { moved_to, error } => {
                 let args = [("what", name), ("to", moved_to.display().to_string()), ("error", error)];
                 eprintln!("{}", prose::fill(lang, &prose::WATCH_FAILED, &args));
@@ -98,10 +109,15 @@ fn from_stdin(cfg: &IngestConfig, batch: stream::Batch, format: IngestFormat, la
     eprintln!("{}", prose::fill(lang, &prose::STDIN_START, &start));
     let mut n = 0u64;
     let input = Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()));
+    let alerts = Runner::start(cfg.db.clone(), cfg.open.clone());
     let t: StreamTotals = stream::ingest_lines(cfg, batch, input, &mut |s| {
         n += 1;
+        alerts.changed();
         let _ = line(format, lang, &format!("stdin #{n}"), s);
     })?;
+    // The input ended: the last batch's rules are evaluated before the process goes.
+    alerts.finish();
+    super::alert::after_ingest(&cfg.db, &cfg.open);
     match format {
         IngestFormat::Json => crate::outln!("{}", serde_json::to_string(&serde_json::json!({ "totals": t }))?),
         IngestFormat::Text => {

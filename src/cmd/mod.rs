@@ -1,5 +1,6 @@
 //! One module per subcommand; [`run`] parses arguments and maps errors to exit codes.
 
+pub mod alert;
 pub mod analyze;
 pub mod bench;
 pub mod demo;
@@ -37,6 +38,7 @@ pub fn run() -> i32 {
         Command::Insights(a) => insights::run(a),
         Command::Serve(a) => serve::run(a),
         Command::User(a) => user::run(a),
+        Command::Alert(a) => alert::run(a),
         Command::Report(a) => report::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Export(a) => export::run(a),

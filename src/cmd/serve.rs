@@ -69,6 +69,11 @@ pub fn serve(a: ServeConfig) -> Result<()> {
     return_freed_memory();
     let mut state = AppState::new(a.db.clone(), open, crate::insights::model_threads(a.open.threads), auth);
     state.results = a.schedule.as_ref().map(|p| p.results.clone());
+    // Alert rules: evaluated now (the data may have changed while no server ran) and after each
+    // change the poller sees; pending firings are sent every second.
+    let alerts = crate::alert::deliver::Runner::start(a.db.clone(), a.open.clone());
+    alerts.changed();
+    state.alerts = Some(alerts);
     let state = Arc::new(state);
     // Compute the first page's answers in the background while the user opens the browser
     // (ECOMM_SERVE_NO_WARM=1 skips it, so scripts/bench_serve.sh times cold answers).

@@ -3,6 +3,7 @@
 //! zones and the trace clock live here; everything above imports them and nothing here imports
 //! anything above. See `docs/architecture.md`.
 
+pub mod alert;
 pub mod behavior;
 pub mod dates;
 pub mod filter;

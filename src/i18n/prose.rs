@@ -63,6 +63,30 @@ tr!(
     "Input ended: {batches} batches, {loaded} rows loaded, {rejected} rejected; the DB holds {db_rows} rows"
 );
 
+// Alerts: what a firing says, and the CLI's lines.
+tr!(
+    ALERT_VALUE,
+    "告警「{rule}」：{metric} 在 {day}（{over}）为 {value}，满足条件 {condition}",
+    "Alert '{rule}': {metric} is {value} on {day} ({over}), which meets '{condition}'"
+);
+tr!(
+    ALERT_CHANGE,
+    "告警「{rule}」：{metric} 在 {day}（{over}）为 {value}，前一天为 {previous}（变化 {change}），满足条件 {condition}",
+    "Alert '{rule}': {metric} is {value} on {day} ({over}) against {previous} the day before ({change}), which meets '{condition}'"
+);
+tr!(
+    ALERT_NEW,
+    "告警「{rule}」：{metric} 出现 {count} 项新发现（截至 {day}）：{first}",
+    "Alert '{rule}': {count} new finding(s) in {metric} (up to {day}): {first}"
+);
+tr!(
+    ALERT_ADDED,
+    "已添加告警规则「{rule}」：{metric} {condition}（{over}）→ {destination}；当前值：{value}",
+    "Added alert rule '{rule}': {metric} {condition} ({over}) → {destination}; the value now: {value}"
+);
+tr!(ALERT_REMOVED, "已删除告警规则「{rule}」（历史触发记录保留）", "Removed alert rule '{rule}' (its firings stay listed)");
+tr!(ALERT_FIRED, "{text} → {destination}：{status}", "{text} → {destination}: {status}");
+
 // The report's section conclusions (`report::narrative`).
 tr!(
     FUNNEL,
@@ -341,6 +365,12 @@ mod tests {
             LIVE_INGESTED,
             STDIN_START,
             STDIN_DONE,
+            ALERT_VALUE,
+            ALERT_CHANGE,
+            ALERT_NEW,
+            ALERT_ADDED,
+            ALERT_REMOVED,
+            ALERT_FIRED,
             FUNNEL,
             FUNNEL_CART,
             HOURLY,

@@ -80,7 +80,8 @@ pub fn required_role(path: &str) -> Role {
     match path {
         "/api/insights" | "/api/report.pdf" => Role::Analyst,
         p if p.starts_with("/api/export/users") || p.starts_with("/api/reports") => Role::Analyst,
-        p if p.starts_with("/api/users") => Role::Admin,
+        p if p.starts_with("/api/users") || p.starts_with("/api/alerts/rules") => Role::Admin,
+        p if p.starts_with("/api/alerts") => Role::Analyst,
         _ => Role::Viewer,
     }
 }

@@ -90,10 +90,15 @@ impl Live {
     }
 }
 
-/// Polls the file until the process ends (a blocking thread).
+/// Polls the file until the process ends (a blocking thread); each change is also told to the
+/// alert rules.
 pub fn poll_forever(st: Arc<super::AppState>) {
     loop {
-        st.live.check(&st.db, &st.open);
+        if st.live.check(&st.db, &st.open).is_some() {
+            if let Some(alerts) = &st.alerts {
+                alerts.changed();
+            }
+        }
         std::thread::sleep(POLL);
     }
 }

@@ -20,6 +20,8 @@
 //! - `/api/export/metrics`, `/api/export/users`, `/api/me`: the download buttons (see [`download`])
 //! - `/api/events`: server-sent events, one `update` per change of the data (see [`live`])
 //! - `/api/reports`, `/api/reports/<day>/<file>`: the scheduled reports (see [`schedule`])
+//! - `/api/alerts` (GET), `/api/alerts/rules` (POST), `/api/alerts/rules/<name>` (DELETE): the
+//!   alert list and its rules (see [`alerts`])
 //!
 //! - `/login` (GET page, POST `{"name","password"}`), `/logout` (POST), `/api/users` (GET list, POST
 //!   `{"name","password","role"}`; admins only)
@@ -49,6 +51,7 @@
 //! and modification time of the file and its WAL, see [`store::file_stamp`]) is the one the
 //! version was read under.
 
+pub mod alerts;
 pub mod auth;
 pub mod download;
 pub mod live;
@@ -114,6 +117,8 @@ pub struct AppState {
     pub live: live::Live,
     /// Where scheduled reports are written (`--schedule`), if any.
     pub results: Option<PathBuf>,
+    /// Evaluates the alert rules after each change of the data and sends their firings.
+    pub alerts: Option<crate::alert::deliver::Runner>,
 }
 
 /// How long a PDF request waits for a free render slot before it gets 503 with `Retry-After`.
@@ -140,6 +145,7 @@ impl AppState {
             pdf_slots: tokio::sync::Semaphore::new(cores()),
             live: live::Live::default(),
             results: None,
+            alerts: None,
         }
     }
 
@@ -472,6 +478,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/events", get(live::events))
         .route("/api/reports", get(schedule::list))
         .route("/api/reports/{day}/{file}", get(schedule::file))
+        .route("/api/alerts", get(alerts::list))
+        .route("/api/alerts/rules", axum::routing::post(alerts::add))
+        .route("/api/alerts/rules/{name}", axum::routing::delete(alerts::remove))
         .route("/api/users", get(auth::users).post(auth::add_user))
         .route("/login", get(|| async { asset(LOGIN, "text/html; charset=utf-8") }).post(auth::login))
         .route("/logout", axum::routing::post(auth::logout))

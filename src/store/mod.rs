@@ -360,6 +360,12 @@ pub fn top_categories_by_events(conn: &Connection, n: usize) -> Result<Vec<(i64,
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The latest local date with events (from the `hourly` rollup), `None` for a DB without rows.
+pub fn last_date(conn: &Connection) -> Result<Option<NaiveDate>, StoreError> {
+    let d: Option<String> = conn.query_row("SELECT max(event_date)::VARCHAR FROM hourly", [], |r| r.get(0))?;
+    Ok(d.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+}
+
 /// Rows in `user_behavior`.
 pub fn row_count(conn: &Connection) -> Result<u64, StoreError> {
     Ok(conn.query_row("SELECT count(*) FROM user_behavior", [], |r| r.get::<_, i64>(0))? as u64)

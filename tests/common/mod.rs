@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: they run the real binary on temp dirs.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

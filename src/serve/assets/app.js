@@ -355,6 +355,7 @@ function renderMeta(meta) {
 function renderLabels() {
   document.documentElement.lang = state.lang;
   document.querySelectorAll("[data-t]").forEach((n) => (n.textContent = t(n.getAttribute("data-t"))));
+  document.querySelectorAll("[data-tp]").forEach((n) => (n.placeholder = t(n.getAttribute("data-tp"))));
   $("title").textContent = t("title");
   $("lang").textContent = t("lang");
   $("pdf").href = "/api/report.pdf?" + query({ lang: state.lang });
@@ -417,6 +418,49 @@ function renderReports() {
         .join("");
     })
     .catch(() => {});
+}
+
+// The alerts (`ecomm alert`): the latest firings with their delivery, and the rules, for analysts
+// and admins; admins add and remove rules (the server checks the role on every request).
+function renderAlerts() {
+  if (state.role === "viewer") return;
+  getJSON("/api/alerts")
+    .then((a) => {
+      $("alerts-panel").hidden = false;
+      $("alert-form").hidden = !a.manage;
+      $("alert-firings").innerHTML = a.firings.length
+        ? a.firings
+            .map((f) => {
+              const text = f.text ? f.text[state.lang] : f.rule;
+              const err = f.error ? ` (${esc(f.error)})` : "";
+              return `<li class="firing" data-status="${esc(f.status)}">${esc(f.fired_at.slice(0, 19).replace("T", " "))} UTC · ${esc(text)} → ${esc(f.to)}: ${esc(t("status_" + f.status))}${err}</li>`;
+            })
+            .join("")
+        : `<li class="note">${esc(t("alert_none"))}</li>`;
+      $("alert-rules").innerHTML = a.rules
+        .map((r) => {
+          const rm = a.manage ? ` <button class="alert-remove" data-name="${esc(r.name)}">${esc(t("alert_remove"))}</button>` : "";
+          const v = r.value === null ? "—" : String(r.value);
+          return `<li data-state="${esc(r.state)}">${esc(r.name)}: ${esc(r.metric)} ${esc(r.condition)} (${esc(r.over)}) → ${esc(r.to)} · ${esc(t("state_" + r.state))} · ${esc(v)}${rm}</li>`;
+        })
+        .join("");
+      document.querySelectorAll(".alert-remove").forEach((b) =>
+        b.addEventListener("click", async () => {
+          await fetch(`/api/alerts/rules/${encodeURIComponent(b.dataset.name)}`, { method: "DELETE" });
+          renderAlerts();
+        })
+      );
+    })
+    .catch(() => {});
+}
+async function addAlert(ev) {
+  ev.preventDefault();
+  const body = { name: $("alert-name").value, metric: $("alert-metric").value, when: $("alert-when").value, over: $("alert-over").value, to: $("alert-to").value };
+  const r = await fetch("/api/alerts/rules", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const answer = await r.json().catch(() => ({}));
+  $("alert-error").textContent = r.ok ? "" : answer.error || r.statusText;
+  if (r.ok) $("alert-name").value = "";
+  renderAlerts();
 }
 
 // ---------- live updates (/api/events: one "update" per commit to the DB) ----------
@@ -496,10 +540,18 @@ async function init() {
     refresh();
   });
   $("run-insights").addEventListener("click", runInsights);
+  $("alert-form").addEventListener("submit", addAlert);
   live();
   // Who is looking decides which download links show (the server enforces the roles).
   getJSON("/api/me")
-    .then((me) => { state.role = me.role; downloadLinks(); renderReports(); })
+    .then((me) => {
+      state.role = me.role;
+      downloadLinks();
+      renderReports();
+      renderAlerts();
+      // Firings are stored a moment after the data changes: the list looks again every 5 s.
+      if (me.role !== "viewer") setInterval(renderAlerts, 5000);
+    })
     .catch(() => {});
   // The metrics are requested right away, beside the data panel's meta.
   const metaAnswer = getJSON("/api/meta");
