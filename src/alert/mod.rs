@@ -50,6 +50,9 @@ pub enum AlertError {
     /// The app DB.
     #[error("the app database: {0}")]
     App(#[from] rusqlite::Error),
+    /// A rule of that name exists.
+    #[error("{0}")]
+    Exists(String),
     /// Anything else, in its own words.
     #[error("{0}")]
     Other(String),
@@ -166,6 +169,20 @@ pub fn prepare(db: &Path, open: &OpenOptions, rule: &Rule) -> Result<(Option<f64
     let now = read(rule, &[], &mut r)?;
     let seen = serde_json::to_string(&now.ids).map_err(|e| AlertError::Other(e.to_string()))?;
     Ok((now.value, seen))
+}
+
+/// Adds `rule` to the DB at `db`, made by `by`, after [`prepare`] checked it; returns the value it
+/// reads now.
+pub fn add(db: &Path, open: &OpenOptions, rule: &Rule, by: &str) -> Result<Option<f64>, AlertError> {
+    let (value, seen) = prepare(db, open, rule)?;
+    let app = AppDb::open(&path_for(db))?;
+    let (metric, condition, over, to) =
+        (rule.metric.to_string(), rule.condition.to_string(), rule.over.to_string(), rule.destination.to_string());
+    store_rules::add(&app, &rule.name, &metric, &condition, &over, &to, by, &seen).map_err(|e| match e {
+        store_rules::AddError::Exists(m) => AlertError::Exists(m),
+        store_rules::AddError::Db(e) => AlertError::App(e),
+    })?;
+    Ok(value)
 }
 
 /// A firing just stored.

@@ -111,6 +111,15 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339()
 }
 
+/// Why a rule was not added.
+#[derive(Debug)]
+pub enum AddError {
+    /// The name is taken (a sentence that says so).
+    Exists(String),
+    /// The database.
+    Db(rusqlite::Error),
+}
+
 /// Adds a rule; an existing name is an error that says so.
 #[allow(clippy::too_many_arguments)]
 pub fn add(
@@ -122,17 +131,17 @@ pub fn add(
     destination: &str,
     by: &str,
     seen: &str,
-) -> Result<i64, String> {
+) -> Result<i64, AddError> {
     let r = app.conn().execute(
         "INSERT INTO alert_rules (name, metric, condition, over, destination, created_by, created_at, seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![name, metric, condition, over, destination, by, now(), seen],
     );
     match r {
         Ok(_) => Ok(app.conn().last_insert_rowid()),
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(format!(
-            "an alert rule named '{name}' exists; pick another name or remove it first (ecomm alert remove {name}) / 同名规则已存在"
-        )),
-        Err(e) => Err(e.to_string()),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(AddError::Exists(format!("an alert rule named '{name}' exists; pick another name or remove it first / 同名规则已存在")))
+        }
+        Err(e) => Err(AddError::Db(e)),
     }
 }
 

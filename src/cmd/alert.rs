@@ -42,7 +42,7 @@ pub fn run(a: AlertArgs) -> Result<()> {
 }
 
 fn add(db: &Path, open: &OpenOptions, rule: &Rule, format: AlertFormat, lang: Lang) -> Result<()> {
-    let app = app(db)?;
+    app(db)?;
     if rule.name.trim().is_empty() || rule.name.len() > 100 {
         bail!("a rule's name is 1 to 100 characters / 规则名称长度应为 1–100");
     }
@@ -52,20 +52,9 @@ fn add(db: &Path, open: &OpenOptions, rule: &Rule, format: AlertFormat, lang: La
             bail!("--to file:{}: the folder {} does not exist; create it first / 目录不存在", p.display(), parent.display());
         }
     }
-    let (value, seen) = alert::prepare(db, open, rule)?;
-    let id = rows::add(
-        &app,
-        &rule.name,
-        &rule.metric.to_string(),
-        &rule.condition.to_string(),
-        &rule.over.to_string(),
-        &rule.destination.to_string(),
-        &whoami(),
-        &seen,
-    )
-    .map_err(anyhow::Error::msg)?;
+    let value = alert::add(db, open, rule, &whoami())?;
     match format {
-        AlertFormat::Json => crate::outln!("{}", serde_json::json!({ "id": id, "name": rule.name, "value": value })),
+        AlertFormat::Json => crate::outln!("{}", serde_json::json!({ "name": rule.name, "value": value })),
         AlertFormat::Text => {
             let args = [
                 ("rule", rule.name.clone()),

@@ -98,22 +98,12 @@ pub async fn add(
     let by = who.map(|w| w.name.clone()).unwrap_or_else(|| "dashboard".into());
     let st2 = st.clone();
     let r = rule.clone();
-    let (value, seen) = tokio::task::spawn_blocking(move || crate::alert::prepare(&st2.db, &st2.open, &r))
-        .await
-        .map_err(internal)?
-        .map_err(|e| bad(e.to_string()))?;
-    let app = st.app()?;
-    rows::add(
-        &app,
-        &rule.name,
-        &rule.metric.to_string(),
-        &rule.condition.to_string(),
-        &rule.over.to_string(),
-        &rule.destination.to_string(),
-        &by,
-        &seen,
-    )
-    .map_err(|e| ApiError(StatusCode::CONFLICT, e))?;
+    let value = tokio::task::spawn_blocking(move || crate::alert::add(&st2.db, &st2.open, &r, &by)).await.map_err(internal)?.map_err(
+        |e| match e {
+            e @ crate::alert::AlertError::Exists(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
+            e => bad(e.to_string()),
+        },
+    )?;
     Ok(json(StatusCode::CREATED, serde_json::json!({ "name": rule.name, "value": value })))
 }
 
