@@ -78,8 +78,14 @@ pub struct Attempt {
     pub dropped: Vec<(String, Vec<String>)>,
     /// Generated tokens.
     pub tokens: usize,
-    /// Seconds.
+    /// Seconds, prompt and generation.
     pub seconds: f64,
+    /// Prompt tokens.
+    #[serde(default)]
+    pub prompt_tokens: usize,
+    /// Seconds reading the prompt (the rest of `seconds` is generation).
+    #[serde(default)]
+    pub prompt_seconds: f64,
 }
 
 /// The insights and how they were made.
@@ -167,8 +173,16 @@ fn generate_rounds(model: &llm::Model, req: &Request) -> Result<(Vec<Insight>, V
         let (system, user) = llm::messages(req.facts, req.lang, round > 0);
         let o = model.generate(&system, &user, &llm::Options { seed: opts.seed.wrapping_add(round), ..opts.clone() })?;
         let parsed = serde_json::from_str::<serde_json::Value>(&o.raw).map_err(|e| e.to_string()).and_then(|v| llm::validate(&v));
-        let mut a =
-            Attempt { raw: o.raw.clone(), valid: parsed.is_ok(), kept: 0, dropped: Vec::new(), tokens: o.tokens, seconds: o.seconds };
+        let mut a = Attempt {
+            raw: o.raw.clone(),
+            valid: parsed.is_ok(),
+            kept: 0,
+            dropped: Vec::new(),
+            tokens: o.tokens,
+            seconds: o.seconds,
+            prompt_tokens: o.prompt_tokens,
+            prompt_seconds: o.prompt_seconds,
+        };
         let items = parsed.unwrap_or_default();
         if round == 0 {
             target = items.len().max(3);
@@ -195,7 +209,8 @@ fn generate_rounds(model: &llm::Model, req: &Request) -> Result<(Vec<Insight>, V
 /// rules' insights with the model's attempts and a note saying why.
 fn llm_outcome(req: &Request, kept: Vec<Insight>, attempts: Vec<Attempt>, shown: String, load_seconds: f64) -> Outcome {
     let tokens: usize = attempts.iter().map(|a| a.tokens).sum();
-    let gen_seconds: f64 = attempts.iter().map(|a| a.seconds).sum();
+    // Generation speed: tokens over the seconds after the prompt was read.
+    let gen_seconds: f64 = attempts.iter().map(|a| a.seconds - a.prompt_seconds).sum();
     let dropped: usize = attempts.iter().map(|a| a.dropped.len()).sum();
     let note = if dropped > 0 { fill(req.lang, &prose::NOTE_DROPPED, &[("dropped", dropped.to_string())]) } else { String::new() };
     let mut outcome = Outcome {
