@@ -235,8 +235,13 @@ tr!(RULE_RETENTION, "平均次日留存为 {avg}，最低在 {date}（{rate}）�
 tr!(RULE_RETENTION_NONE, "区间只有一天，无法计算次日留存。", "The range has a single day, so day-1 retention cannot be measured.");
 tr!(
     RULE_RETENTION_ACTION,
-    "对首日活跃用户次日推送个性化推荐和签到奖励，重点跟进留存最低日期的活动来源。",
-    "Give day-one users personalised recommendations and a check-in reward the next day; review what drove the weakest day."
+    "对首日活跃用户次日推送个性化推荐和签到奖励，重点跟进留存最低的 {date} 当天的活动来源。",
+    "Give day-one users personalised recommendations and a check-in reward the next day; review what drove {date}, the weakest day."
+);
+tr!(
+    RULE_RETENTION_ACTION_NONE,
+    "对首日活跃用户次日推送个性化推荐和签到奖励。",
+    "Give day-one users personalised recommendations and a check-in reward the next day."
 );
 tr!(RULE_RETENTION_IMPACT, "提升次日留存与活跃用户规模。", "Higher day-1 retention and a larger active base.");
 tr!(
@@ -255,7 +260,7 @@ tr!(
     "最大的 RFM 分层是「{segment}」，共 {users} 人，占购买用户的 {share}。",
     "The largest RFM segment is {segment} with {users} users, {share} of buyers."
 );
-tr!(RULE_SEGMENT_ACTION, "{action}。", "{action}.");
+tr!(RULE_SEGMENT_ACTION, "针对「{segment}」，{action}。", "{segment} users — {action}.");
 tr!(RULE_SEGMENT_IMPACT, "把营销预算投向回报最高的用户群。", "Puts the marketing budget where it returns most.");
 tr!(
     RULE_CATEGORY,
@@ -264,12 +269,16 @@ tr!(
 );
 tr!(
     RULE_CATEGORY_ACTION,
-    "保障头部类目的库存与流量，并在其商品页做关联推荐，带动长尾类目。",
-    "Keep the leading categories in stock and well placed, and cross-sell long-tail categories from their item pages."
+    "保障类目 {cat} 等头部类目的库存与流量，并在其商品页做关联推荐，带动长尾类目。",
+    "Keep category {cat} and the other leading categories in stock and well placed, and cross-sell long-tail categories from their item pages."
 );
 tr!(RULE_CATEGORY_IMPACT, "稳住主要销量来源，同时提升长尾类目的曝光。", "Protects the main sales sources and lifts the long tail.");
 tr!(RULE_LIFT, "最后两天的日均 UV 比此前高 {lift}。", "Daily UV on the last two days is {lift} above the earlier days.");
-tr!(RULE_LIFT_ACTION, "提前为流量高峰备货、扩容并准备活动素材。", "Prepare stock, capacity and campaign material ahead of such peaks.");
+tr!(
+    RULE_LIFT_ACTION,
+    "像 {last} 这样的流量高峰之前，提前备货、扩容并准备活动素材。",
+    "Prepare stock, capacity and campaign material ahead of peaks like the one up to {last}."
+);
 tr!(RULE_LIFT_IMPACT, "承接高峰流量，减少缺货与卡顿。", "Captures peak traffic without stock-outs or slowdowns.");
 
 tr!(FACT_MORE, "{title}：{items}", "{title}: {items}");
@@ -371,6 +380,10 @@ mod tests {
             ALERT_ADDED,
             ALERT_REMOVED,
             ALERT_FIRED,
+            RULE_RETENTION_ACTION_NONE,
+            RULE_SEGMENT_ACTION,
+            RULE_CATEGORY_ACTION,
+            RULE_LIFT_ACTION,
             FUNNEL,
             FUNNEL_CART,
             HOURLY,

@@ -9,6 +9,7 @@
 pub mod facts;
 pub mod grounding;
 pub mod llm;
+pub mod quality;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};
@@ -115,6 +116,9 @@ pub struct Outcome {
     pub load_seconds: f64,
     /// Each generation.
     pub attempts: Vec<Attempt>,
+    /// The checks of [`quality`] on `insights` (made for every answer, cached or not).
+    #[serde(default)]
+    pub quality: Option<quality::Quality>,
 }
 
 fn rules_outcome(req: &Request, note: String, model: Option<String>) -> Outcome {
@@ -131,6 +135,7 @@ fn rules_outcome(req: &Request, note: String, model: Option<String>) -> Outcome 
         seconds: 0.0,
         load_seconds: 0.0,
         attempts: Vec::new(),
+        quality: None,
     }
 }
 
@@ -146,6 +151,7 @@ pub fn produce(req: &Request) -> Outcome {
     if !out.cached {
         out.seconds = t0.elapsed().as_secs_f64();
     }
+    out.quality = Some(quality::check(&out.insights, &quality::Levers::of(req.facts)));
     out
 }
 
@@ -226,6 +232,7 @@ fn llm_outcome(req: &Request, kept: Vec<Insight>, attempts: Vec<Attempt>, shown:
         seconds: 0.0,
         load_seconds,
         attempts,
+        quality: None,
     };
     if outcome.insights.len() < 3 {
         let counts = [("valid", outcome.insights.len().to_string()), ("dropped", dropped.to_string())];

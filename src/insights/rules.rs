@@ -51,13 +51,15 @@ fn timing(f: &Facts, lang: Lang) -> Insight {
 
 /// Rule 3: day-1 retention.
 fn retention(f: &Facts, lang: Lang) -> Insight {
-    let (finding, args) = match &f.worst_retention {
-        Some(w) => {
-            (&prose::RULE_RETENTION, vec![("avg", pct1(f.avg_day1_retention)), ("date", w.date.to_string()), ("rate", pct1(w.value))])
-        }
-        None => (&prose::RULE_RETENTION_NONE, vec![]),
+    let (finding, action, args) = match &f.worst_retention {
+        Some(w) => (
+            &prose::RULE_RETENTION,
+            &prose::RULE_RETENTION_ACTION,
+            vec![("avg", pct1(f.avg_day1_retention)), ("date", w.date.to_string()), ("rate", pct1(w.value))],
+        ),
+        None => (&prose::RULE_RETENTION_NONE, &prose::RULE_RETENTION_ACTION_NONE, vec![]),
     };
-    let text = [finding, &prose::RULE_RETENTION_ACTION, &prose::RULE_RETENTION_IMPACT];
+    let text = [finding, action, &prose::RULE_RETENTION_IMPACT];
     insight(lang, "retention", if f.avg_day1_retention < 0.5 { 1 } else { 3 }, text, &args)
 }
 
@@ -96,7 +98,7 @@ fn categories(f: &Facts, lang: Lang) -> Option<Insight> {
 fn last_days(f: &Facts, lang: Lang) -> Option<Insight> {
     let lift = f.last2_lift.filter(|l| *l > 0.10)?;
     let text = [&prose::RULE_LIFT, &prose::RULE_LIFT_ACTION, &prose::RULE_LIFT_IMPACT];
-    Some(insight(lang, "timing", 3, text, &[("lift", pct1(lift))]))
+    Some(insight(lang, "timing", 3, text, &[("lift", pct1(lift)), ("last", f.to.to_string())]))
 }
 
 /// The rule-based insights for `f` in `lang` (always 3 to 7 of them), in rule order.
