@@ -28,10 +28,6 @@ pub fn backoff(n: i64) -> Duration {
     Duration::from_secs((1u64 << (n - 1).clamp(0, 20) as u32).min(300))
 }
 
-fn host(url: &str) -> &str {
-    url.split_once("://").map_or(url, |(_, r)| r.split(['/', '?', '#']).next().unwrap_or(""))
-}
-
 /// Sends one firing's `payload` to `dest`.
 pub fn send(dest: &Destination, payload: &str) -> Result<(), String> {
     match dest {
@@ -43,6 +39,7 @@ pub fn send(dest: &Destination, payload: &str) -> Result<(), String> {
             .and_then(|mut f| f.write_all(format!("{payload}\n").as_bytes()))
             .map_err(|e| format!("cannot append to {}: {e}", p.display())),
         Destination::Webhook(url) => {
+            let host = dest.host().unwrap_or_default();
             let tls = native_tls::TlsConnector::new().map_err(|e| format!("TLS is not available here: {e}"))?;
             let agent = ureq::AgentBuilder::new()
                 .tls_connector(std::sync::Arc::new(tls))
@@ -53,9 +50,9 @@ pub fn send(dest: &Destination, payload: &str) -> Result<(), String> {
                 .build();
             match agent.post(url).set("Content-Type", "application/json").send_string(payload) {
                 Ok(r) if (200..300).contains(&r.status()) => Ok(()),
-                Ok(r) => Err(format!("{} answered HTTP {}", host(url), r.status())),
-                Err(ureq::Error::Status(code, _)) => Err(format!("{} answered HTTP {code}", host(url))),
-                Err(ureq::Error::Transport(t)) => Err(format!("cannot reach {}: {}", host(url), t.kind())),
+                Ok(r) => Err(format!("{host} answered HTTP {}", r.status())),
+                Err(ureq::Error::Status(code, _)) => Err(format!("{host} answered HTTP {code}")),
+                Err(ureq::Error::Transport(t)) => Err(format!("cannot reach {host}: {}", t.kind())),
             }
         }
     }
@@ -64,19 +61,22 @@ pub fn send(dest: &Destination, payload: &str) -> Result<(), String> {
 /// One delivery attempt: the firing as it was before it, and how it went.
 pub type Attempt = (FiringRow, Result<(), String>);
 
-/// Sends every pending firing of the DB at `db` that is due now; returns each with its result.
-pub fn deliver_due(db: &Path) -> Result<Vec<Attempt>, AlertError> {
-    if !path_for(db).exists() {
-        return Ok(Vec::new());
-    }
-    let app = AppDb::open(&path_for(db))?;
+/// The app DB of the DB at `db`, if it exists (none: no rules, nothing to send; an ingest never
+/// makes one).
+fn app_of(db: &Path) -> Result<Option<AppDb>, AlertError> {
+    let path = path_for(db);
+    Ok(if path.exists() { Some(AppDb::open(&path)?) } else { None })
+}
+
+/// Sends every pending firing in `app` that is due now; returns each with its result.
+pub fn deliver_due(app: &AppDb) -> Result<Vec<Attempt>, AlertError> {
     let now = chrono::Utc::now().timestamp_millis();
     let mut out = Vec::new();
-    for f in rows::claim_due(&app, now, LEASE_MS)? {
+    for f in rows::claim_due(app, now, LEASE_MS)? {
         let result = f.destination.parse::<Destination>().map_err(|e| e.to_string()).and_then(|d| send(&d, &f.payload));
         let tries = f.attempts + 1;
         let next = (tries < ATTEMPTS).then(|| chrono::Utc::now().timestamp_millis() + backoff(tries).as_millis() as i64);
-        rows::attempted(&app, f.id, result.as_ref().map(|_| ()).map_err(|e| (e.as_str(), next)))?;
+        rows::attempted(app, f.id, result.as_ref().map(|_| ()).map_err(|e| (e.as_str(), next)))?;
         out.push((f, result));
     }
     Ok(out)
@@ -104,6 +104,25 @@ pub fn log(line: &str) {
     eprintln!("{line}");
 }
 
+/// Evaluates the rules (see [`evaluate_patiently`]) and says on stderr what fired.
+fn evaluate_logged(db: &Path, open: &OpenOptions) {
+    match evaluate_patiently(db, open) {
+        Ok(fired) => fired.iter().for_each(|f| log(&format!("{} / {}", f.en, f.zh))),
+        Err(e) => log(&format!("alerts were not evaluated: {e} / 告警规则计算失败")),
+    }
+}
+
+/// After a one-off ingest committed: evaluates the rules and makes one delivery attempt for what
+/// is due (failed sends are retried by the next process that runs alerts).
+pub fn once(db: &Path, open: &OpenOptions) {
+    evaluate_logged(db, open);
+    match app_of(db) {
+        Ok(Some(app)) => report(deliver_due(&app)),
+        Ok(None) => {}
+        Err(e) => report(Err(e)),
+    }
+}
+
 /// A thread that evaluates the rules after each change it is told of and sends due firings every
 /// second (`ecomm serve`, `ecomm ingest --watch`, `--stdin`).
 pub struct Runner {
@@ -115,19 +134,28 @@ impl Runner {
     /// Starts the thread for the DB at `db`.
     pub fn start(db: PathBuf, open: OpenOptions) -> Runner {
         let (tx, rx) = mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || loop {
-            match rx.recv_timeout(Duration::from_secs(1)) {
-                Ok(()) => {
-                    while rx.try_recv().is_ok() {}
-                    match evaluate_patiently(&db, &open) {
-                        Ok(fired) => fired.iter().for_each(|f| log(&format!("{} / {}", f.text.1, f.text.0))),
-                        Err(e) => log(&format!("alerts were not evaluated: {e} / 告警规则计算失败")),
+        let thread = std::thread::spawn(move || {
+            // The app DB stays open between the rounds (opened once it exists).
+            let mut app: Option<AppDb> = None;
+            loop {
+                match rx.recv_timeout(Duration::from_secs(1)) {
+                    Ok(()) => {
+                        while rx.try_recv().is_ok() {}
+                        evaluate_logged(&db, &open);
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+                if app.is_none() {
+                    match app_of(&db) {
+                        Ok(a) => app = a,
+                        Err(e) => report(Err(e)),
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                if let Some(a) = &app {
+                    report(deliver_due(a));
+                }
             }
-            report(deliver_due(&db));
         });
         Runner { tx, thread }
     }
@@ -150,7 +178,7 @@ pub fn report(r: Result<Vec<Attempt>, AlertError>) {
         Ok(done) => {
             for (f, result) in done {
                 match result {
-                    Ok(()) => log(&format!("alert '{}' delivered to {} / 告警已送达", f.rule, redacted(&f.destination))),
+                    Ok(()) => log(&format!("alert '{}' delivered to {} / 告警已送达", f.rule, Destination::redact(&f.destination))),
                     Err(e) if f.attempts + 1 < ATTEMPTS => log(&format!(
                         "alert '{}' not delivered ({e}); retrying in {} s / 告警发送失败，稍后重试",
                         f.rule,
@@ -162,10 +190,6 @@ pub fn report(r: Result<Vec<Attempt>, AlertError>) {
         }
         Err(e) => log(&format!("alerts could not be sent: {e}")),
     }
-}
-
-fn redacted(dest: &str) -> String {
-    dest.parse::<Destination>().map(|d| d.redacted()).unwrap_or_default()
 }
 
 #[cfg(test)]

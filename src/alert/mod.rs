@@ -60,6 +60,8 @@ pub enum AlertError {
 
 /// The most elements a `new` rule remembers.
 const SEEN_MAX: usize = 1000;
+/// The longest rule name (characters).
+pub const NAME_MAX: usize = 100;
 
 /// A stored rule's text read back.
 pub fn parse(row: &RuleRow) -> Result<Rule, AlertRuleError> {
@@ -159,12 +161,15 @@ pub fn prepare(db: &Path, open: &OpenOptions, rule: &Rule) -> Result<(Option<f64
     }
     let conn = store::open(db, Mode::ReadOnly, open)?;
     let mut r = Reader::new(&conn, db)?;
-    // Check the path on the JSON's shape even before any data.
-    let shape = r.window_json()?.clone();
-    if rule.condition == Condition::New {
-        rule.metric.list(&shape)?;
-    } else {
-        rule.metric.number(&shape)?;
+    // With data, reading the rule checks its path; before any data, the path is checked on the
+    // whole window's JSON (same shape, zero counts).
+    if r.last.is_none() {
+        let shape = r.window_json()?;
+        if rule.condition == Condition::New {
+            rule.metric.list(shape)?;
+        } else {
+            rule.metric.number(shape)?;
+        }
     }
     let now = read(rule, &[], &mut r)?;
     let seen = serde_json::to_string(&now.ids).map_err(|e| AlertError::Other(e.to_string()))?;
@@ -174,6 +179,9 @@ pub fn prepare(db: &Path, open: &OpenOptions, rule: &Rule) -> Result<(Option<f64
 /// Adds `rule` to the DB at `db`, made by `by`, after [`prepare`] checked it; returns the value it
 /// reads now.
 pub fn add(db: &Path, open: &OpenOptions, rule: &Rule, by: &str) -> Result<Option<f64>, AlertError> {
+    if rule.name.trim().is_empty() || rule.name.chars().count() > NAME_MAX {
+        return Err(AlertError::Other(format!("a rule's name is 1 to {NAME_MAX} characters / 规则名称长度应为 1–{NAME_MAX}")));
+    }
     let (value, seen) = prepare(db, open, rule)?;
     let app = AppDb::open(&path_for(db))?;
     let (metric, condition, over, to) =
@@ -185,15 +193,13 @@ pub fn add(db: &Path, open: &OpenOptions, rule: &Rule, by: &str) -> Result<Optio
     Ok(value)
 }
 
-/// A firing just stored.
+/// A firing just stored: its sentence in Chinese and in English.
 #[derive(Clone, Debug)]
 pub struct Fired {
-    /// Its id.
-    pub id: i64,
-    /// Its sentence in each language.
-    pub text: (String, String),
-    /// Where it goes.
-    pub destination: Destination,
+    /// 简体中文
+    pub zh: String,
+    /// English
+    pub en: String,
 }
 
 /// A number as a firing shows it: up to 6 significant decimals.
@@ -239,8 +245,8 @@ fn sentence(lang: Lang, rule: &Rule, rd: &Reading) -> String {
     }
 }
 
-/// What a firing sends: the rule, the reading and its sentence in both languages.
-fn payload(db: &Path, version: &str, rule: &Rule, rd: &Reading) -> Value {
+/// What a firing sends: the rule, the reading and its sentence in both languages (`text`).
+fn payload(db: &Path, version: &str, rule: &Rule, rd: &Reading, text: &Fired) -> Value {
     json!({
         "rule": rule.name,
         "metric": rule.metric.to_string(),
@@ -250,7 +256,7 @@ fn payload(db: &Path, version: &str, rule: &Rule, rd: &Reading) -> Value {
         "value": rd.value,
         "previous": rd.previous,
         "new": rd.news,
-        "text": { "zh": sentence(Lang::Zh, rule, rd), "en": sentence(Lang::En, rule, rd) },
+        "text": { "zh": text.zh, "en": text.en },
         "db": db.file_name().map(|n| n.to_string_lossy().into_owned()),
         "data_version": version,
         "fired_at": chrono::Utc::now().to_rfc3339(),
@@ -302,7 +308,8 @@ pub fn evaluate(db: &Path, open: &OpenOptions) -> Result<Vec<Fired>, AlertError>
         }
         let skip = seen.len().saturating_sub(SEEN_MAX);
         let seen = serde_json::to_string(&seen[skip..]).map_err(|e| AlertError::Other(e.to_string()))?;
-        let body = fires.then(|| payload(db, &version, &rule, &rd));
+        let text = fires.then(|| Fired { zh: sentence(Lang::Zh, &rule, &rd), en: sentence(Lang::En, &rule, &rd) });
+        let body = text.as_ref().map(|t| payload(db, &version, &rule, &rd, t));
         let dest = rule.destination.to_string();
         let status = if rule.destination == Destination::Dashboard { "listed" } else { "pending" };
         let e = Evaluated {
@@ -312,11 +319,8 @@ pub fn evaluate(db: &Path, open: &OpenOptions) -> Result<Vec<Fired>, AlertError>
             seen: &seen,
             firing: body.as_ref().map(|b| (dest.as_str(), b.to_string(), status)),
         };
-        if let Some(id) = store_rules::record(&mut app, row.id, &e)? {
-            let text = body
-                .as_ref()
-                .map(|b| (b["text"]["zh"].as_str().unwrap_or("").to_string(), b["text"]["en"].as_str().unwrap_or("").to_string()));
-            fired.push(Fired { id, text: text.unwrap_or_default(), destination: rule.destination.clone() });
+        if store_rules::record(&mut app, row.id, &e)?.is_some() {
+            fired.extend(text);
         }
     }
     Ok(fired)

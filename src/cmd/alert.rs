@@ -1,7 +1,7 @@
 //! `ecomm alert add|list|remove`: alert rules in the app database beside the DB (see
 //! `crate::alert`).
 
-use crate::alert::{self, deliver};
+use crate::alert;
 use crate::appdb::alerts as rows;
 use crate::appdb::{path_for, AppDb};
 use crate::cli::{AlertAction, AlertArgs, AlertFormat};
@@ -11,7 +11,8 @@ use crate::store::OpenOptions;
 use anyhow::{bail, Result};
 use std::path::Path;
 
-fn app(db: &Path) -> Result<AppDb> {
+/// Rules belong to a DB: refuses a path where there is none.
+fn require_db(db: &Path) -> Result<()> {
     if !db.exists() {
         bail!(
             "no database at {}: alert rules belong to a DB; run `ecomm ingest FILE --db {}` first / 数据库不存在",
@@ -19,6 +20,11 @@ fn app(db: &Path) -> Result<AppDb> {
             db.display()
         );
     }
+    Ok(())
+}
+
+fn app(db: &Path) -> Result<AppDb> {
+    require_db(db)?;
     Ok(AppDb::open(&path_for(db))?)
 }
 
@@ -42,10 +48,7 @@ pub fn run(a: AlertArgs) -> Result<()> {
 }
 
 fn add(db: &Path, open: &OpenOptions, rule: &Rule, format: AlertFormat, lang: Lang) -> Result<()> {
-    app(db)?;
-    if rule.name.trim().is_empty() || rule.name.len() > 100 {
-        bail!("a rule's name is 1 to 100 characters / 规则名称长度应为 1–100");
-    }
+    require_db(db)?;
     if let Destination::File(p) = &rule.destination {
         let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !parent.is_dir() {
@@ -116,14 +119,4 @@ fn list(db: &Path, format: AlertFormat, n: u32) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// After a one-off ingest committed: evaluate the rules, make one delivery attempt for what is
-/// due, and say what happened (failed sends are retried by the next process that runs alerts).
-pub fn after_ingest(db: &Path, open: &OpenOptions) {
-    match deliver::evaluate_patiently(db, open) {
-        Ok(fired) => fired.iter().for_each(|f| deliver::log(&format!("{} / {}", f.text.1, f.text.0))),
-        Err(e) => deliver::log(&format!("alerts were not evaluated: {e} / 告警规则计算失败")),
-    }
-    deliver::report(deliver::deliver_due(db));
 }

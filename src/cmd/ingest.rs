@@ -46,7 +46,7 @@ pub fn run(a: IngestArgs) -> Result<()> {
         IngestFormat::Text => crate::outp!("{}", table::ingest(&s, a.lang)),
     }
     if !s.unchanged {
-        super::alert::after_ingest(&cfg.db, &cfg.open);
+        crate::alert::deliver::once(&cfg.db, &cfg.open);
     }
     Ok(())
 }
@@ -117,7 +117,7 @@ fn from_stdin(cfg: &IngestConfig, batch: stream::Batch, format: IngestFormat, la
     })?;
     // The input ended: the last batch's rules are evaluated before the process goes.
     alerts.finish();
-    super::alert::after_ingest(&cfg.db, &cfg.open);
+    crate::alert::deliver::once(&cfg.db, &cfg.open);
     match format {
         IngestFormat::Json => crate::outln!("{}", serde_json::to_string(&serde_json::json!({ "totals": t }))?),
         IngestFormat::Text => {

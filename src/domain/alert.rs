@@ -331,7 +331,7 @@ impl FromStr for Destination {
         let s = s.trim();
         let lower = s.to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
-            let host = s.split_once("://").map(|(_, r)| r.split(['/', '?', '#']).next().unwrap_or("")).unwrap_or("");
+            let host = host_of(s);
             if host.is_empty() || host.contains(char::is_whitespace) {
                 return Err(AlertRuleError::Syntax(format!(
                     "'{s}' has no host; write e.g. https://hooks.example.com/ecomm / 网址缺少主机名"
@@ -364,16 +364,31 @@ impl fmt::Display for Destination {
     }
 }
 
+/// The host (and port) of a URL: what comes after `://` up to the path, query or fragment.
+fn host_of(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(_, r)| r.split(['/', '?', '#']).next().unwrap_or(""))
+}
+
 impl Destination {
     /// The destination with secrets left out (a webhook's path and query often hold a token):
-    /// what viewers of the alert list see.
+    /// what viewers of the alert list and the logs see.
     pub fn redacted(&self) -> String {
         match self {
-            Destination::Webhook(u) => {
-                let (scheme, rest) = u.split_once("://").unwrap_or(("http", u));
-                format!("{scheme}://{}/…", rest.split(['/', '?', '#']).next().unwrap_or(""))
-            }
+            Destination::Webhook(u) => format!("{}://{}/…", u.split_once("://").map_or("http", |(scheme, _)| scheme), host_of(u)),
             other => other.to_string(),
+        }
+    }
+
+    /// A stored destination's text with secrets left out (empty when it does not parse).
+    pub fn redact(text: &str) -> String {
+        text.parse::<Destination>().map(|d| d.redacted()).unwrap_or_default()
+    }
+
+    /// A webhook's host (what errors name).
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            Destination::Webhook(u) => Some(host_of(u)),
+            _ => None,
         }
     }
 }

@@ -85,7 +85,6 @@ tr!(
     "Added alert rule '{rule}': {metric} {condition} ({over}) → {destination}; the value now: {value}"
 );
 tr!(ALERT_REMOVED, "已删除告警规则「{rule}」（历史触发记录保留）", "Removed alert rule '{rule}' (its firings stay listed)");
-tr!(ALERT_FIRED, "{text} → {destination}：{status}", "{text} → {destination}: {status}");
 
 // The report's section conclusions (`report::narrative`).
 tr!(
@@ -379,7 +378,6 @@ mod tests {
             ALERT_NEW,
             ALERT_ADDED,
             ALERT_REMOVED,
-            ALERT_FIRED,
             RULE_RETENTION_ACTION_NONE,
             RULE_SEGMENT_ACTION,
             RULE_CATEGORY_ACTION,

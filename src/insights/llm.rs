@@ -89,6 +89,11 @@ pub fn model_hash(path: &Path) -> std::io::Result<String> {
     Ok(format!("{:032x}", h.digest128()))
 }
 
+/// The longest finding and action the schema allows (characters).
+pub const TEXT_MAX: usize = 160;
+/// The longest expected impact the schema allows (characters).
+pub const IMPACT_MAX: usize = 120;
+
 /// The JSON schema of the model's output.
 pub fn schema() -> serde_json::Value {
     serde_json::json!({
@@ -102,10 +107,10 @@ pub fn schema() -> serde_json::Value {
                     "type": "object",
                     "properties": {
                         "area": {"type": "string", "enum": super::AREAS},
-                        "finding": {"type": "string", "minLength": 8, "maxLength": 160},
-                        "action": {"type": "string", "minLength": 8, "maxLength": 160},
+                        "finding": {"type": "string", "minLength": 8, "maxLength": TEXT_MAX},
+                        "action": {"type": "string", "minLength": 8, "maxLength": TEXT_MAX},
                         "priority": {"type": "integer", "enum": [1, 2, 3, 4, 5]},
-                        "expected_impact": {"type": "string", "minLength": 4, "maxLength": 120}
+                        "expected_impact": {"type": "string", "minLength": 4, "maxLength": IMPACT_MAX}
                     },
                     "required": ["area", "finding", "action", "priority", "expected_impact"],
                     "additionalProperties": false
@@ -194,29 +199,30 @@ struct Constrained {
 
 impl Constrained {
     fn sample(&mut self, ctx: &llama_cpp_2::context::LlamaContext<'_>, idx: i32) -> llama_cpp_2::token::LlamaToken {
-        use llama_cpp_2::token::data::LlamaTokenData;
-        use llama_cpp_2::token::data_array::LlamaTokenDataArray;
-        if self.grammar_first {
-            let mut all = ctx.token_data_array_ith(idx);
-            self.grammar.apply(&mut all);
-            self.chain.apply(&mut all);
-            let token = all.selected_token().expect("the chain ends with a draw");
-            self.grammar.accept(token);
-            return token;
-        }
-        let first = self.chain.sample(ctx, idx);
-        let mut one = LlamaTokenDataArray::new(vec![LlamaTokenData::new(first, 1.0, 0.0)], false);
-        self.grammar.apply(&mut one);
-        let token = if one.data[0].logit().is_finite() {
-            first
-        } else {
-            let mut all = ctx.token_data_array_ith(idx);
-            self.grammar.apply(&mut all);
-            self.chain.apply(&mut all);
-            all.selected_token().unwrap_or(first)
+        let first = (!self.grammar_first).then(|| self.chain.sample(ctx, idx));
+        let token = match first {
+            Some(t) if self.allows(t) => t,
+            _ => self.draw_allowed(ctx, idx).or(first).expect("the chain ends with a draw"),
         };
         self.grammar.accept(token);
         token
+    }
+
+    /// Whether the grammar allows `token` next.
+    fn allows(&mut self, token: llama_cpp_2::token::LlamaToken) -> bool {
+        use llama_cpp_2::token::data::LlamaTokenData;
+        use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+        let mut one = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
+        self.grammar.apply(&mut one);
+        one.data[0].logit().is_finite()
+    }
+
+    /// A token drawn by the chain from every candidate the grammar allows.
+    fn draw_allowed(&mut self, ctx: &llama_cpp_2::context::LlamaContext<'_>, idx: i32) -> Option<llama_cpp_2::token::LlamaToken> {
+        let mut all = ctx.token_data_array_ith(idx);
+        self.grammar.apply(&mut all);
+        self.chain.apply(&mut all);
+        all.selected_token()
     }
 }
 

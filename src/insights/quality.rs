@@ -18,10 +18,7 @@ use super::Insight;
 use crate::i18n::{segment_name, Lang};
 use serde::{Deserialize, Serialize};
 
-/// The schema's longest finding and action (characters).
-pub const TEXT_MAX: usize = 160;
-/// The schema's longest expected impact (characters).
-pub const IMPACT_MAX: usize = 120;
+use super::llm::{IMPACT_MAX, TEXT_MAX};
 
 /// The checks' results.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
