@@ -437,6 +437,13 @@ pub struct BenchArgs {
     /// against 10,000-row INSERT batches as pandas to_sql(chunksize=10000) sends them.
     #[arg(long)]
     pub mysql: Option<String>,
+    /// Also time `ecomm insights` with this GGUF model on the bench DB (repeatable): load, prompt,
+    /// generation (tokens/s), grounding, the quality checks, and the answer from the cache.
+    #[arg(long = "model", value_name = "GGUF")]
+    pub models: Vec<PathBuf>,
+    /// The language of the timed insights.
+    #[arg(long, value_enum, default_value_t = Lang::Zh)]
+    pub insights_lang: Lang,
 }
 
 /// `ecomm sync-mysql`

@@ -1,5 +1,5 @@
 //! `ecomm bench`: times gen, DuckDB's bare CSV scan (the floor), ingest, the Parquet export and its
-//! ingest, analyze and report, and prints
+//! ingest, analyze and report (and, with `--model`, insights phase by phase), and prints
 //! ratios and peak memory. Ingest and analyze run as child processes so their peak RSS is their own.
 
 use crate::cli::BenchArgs;
@@ -247,6 +247,73 @@ fn section_timings(db: &Path) -> Result<serde_json::Value> {
     Ok(out.into())
 }
 
+/// `ecomm insights` with `model` on the bench DB, as a user runs it: once with an empty cache
+/// (the app DB is removed first), then again from the cache. The phases come from the outcome's
+/// JSON: model load, prompt, generation and grounding of each attempt.
+fn insights_bench(db: &Path, model: &Path, lang: crate::i18n::Lang) -> Result<serde_json::Value> {
+    let app = crate::appdb::path_for(db);
+    for p in [app.clone(), app.with_extension("sqlite-wal"), app.with_extension("sqlite-shm")] {
+        let _ = std::fs::remove_file(p);
+    }
+    let (dbs, ms) = (db.to_string_lossy().into_owned(), model.to_string_lossy().into_owned());
+    let lang = if lang == crate::i18n::Lang::Zh { "zh" } else { "en" };
+    let args = ["insights", "--db", &dbs, "--model", &ms, "--lang", lang, "--format", "json"];
+    let (out, t) = child(&args)?;
+    let (out2, t2) = child(&args)?;
+    let o: serde_json::Value = serde_json::from_str(&out).context("insights printed no JSON")?;
+    let cached: serde_json::Value = serde_json::from_str(&out2).context("insights printed no JSON")?;
+    let sum = |k: &str| o["attempts"].as_array().into_iter().flatten().filter_map(|a| a[k].as_f64()).sum::<f64>();
+    let (all, prompt) = (sum("seconds"), sum("prompt_seconds"));
+    eprintln!("insights ({}): {:.1} s, {} tokens", model.display(), t.seconds, o["tokens"]);
+    Ok(serde_json::json!({
+        "model": model.display().to_string(),
+        "lang": lang,
+        "seconds": t.seconds,
+        "peak_rss": t.peak_rss,
+        "load_seconds": o["load_seconds"],
+        "prompt_seconds": prompt,
+        "prompt_tokens": sum("prompt_tokens"),
+        "generation_seconds": all - prompt,
+        "tokens": o["tokens"],
+        "tokens_per_sec": o["tokens_per_sec"],
+        "grounding_seconds": sum("grounding_seconds"),
+        "attempts": o["attempts"].as_array().map(Vec::len).unwrap_or(0),
+        "source": o["source"],
+        "insights": o["insights"].as_array().map(Vec::len).unwrap_or(0),
+        "dropped": o["dropped"],
+        "quality_passed": o["quality"]["passed"],
+        "cached_seconds": t2.seconds,
+        "cached": cached["cached"],
+    }))
+}
+
+fn print_insights(report: &serde_json::Value) {
+    for r in report["insights"].as_array().into_iter().flatten() {
+        let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
+        let name = Path::new(r["model"].as_str().unwrap_or("")).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        crate::outln!("insights {name} ({}): {:.1} s end to end (metrics included)", r["lang"].as_str().unwrap_or(""), f("seconds"));
+        crate::outln!(
+            "  load {:.1} s; prompt {:.1} s ({:.0} tokens); generation {:.1} s ({:.0} tokens, {:.1} tokens/s); grounding {:.3} s",
+            f("load_seconds"),
+            f("prompt_seconds"),
+            f("prompt_tokens"),
+            f("generation_seconds"),
+            f("tokens"),
+            f("tokens_per_sec"),
+            f("grounding_seconds")
+        );
+        crate::outln!(
+            "  {} attempt(s), answer from {} ({:.0} insights, {:.0} dropped), quality checks {}; again from the cache: {:.2} s",
+            f("attempts"),
+            r["source"].as_str().unwrap_or("?"),
+            f("insights"),
+            f("dropped"),
+            if r["quality_passed"].as_bool() == Some(true) { "passed" } else { "failed" },
+            f("cached_seconds")
+        );
+    }
+}
+
 /// Removes what a bench run wrote (unless `--keep`).
 fn remove_outputs(dir: &Path, db: &Path, csv: &Path, pdf: &Path) {
     let pq_db = dir.join("bench-parquet.duckdb");
@@ -259,6 +326,7 @@ fn remove_outputs(dir: &Path, db: &Path, csv: &Path, pdf: &Path) {
         dir.join("bench-metrics.xlsx"),
         pq_db.clone(),
         crate::store::rejects_path(&pq_db),
+        crate::appdb::path_for(db),
     ];
     for p in files {
         let _ = std::fs::remove_file(p);
@@ -313,6 +381,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
             None
         }
     };
+    let mut insights = Vec::new();
+    for model in &a.models {
+        insights.push(insights_bench(&db, model, a.insights_lang)?);
+    }
     let mysql_report = match &a.mysql {
         Some(base) => mysql_bench(base, &dbs)?,
         None => serde_json::Value::Null,
@@ -334,11 +406,13 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "mysql": mysql_report,
         "parquet": parquet,
         "xlsx": xlsx,
+        "insights": insights,
     });
     if a.json {
         crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&report, &ingest, &analyze, &analyze2, report_t.as_ref());
+        print_insights(&report);
     }
     if !a.keep {
         remove_outputs(&a.dir, &db, &csv, &pdf);

@@ -15,9 +15,17 @@ pub fn run(a: InsightsArgs) -> Result<()> {
     drop(conn);
     let facts = Facts::from_metrics(&m);
     let app = if a.no_cache { None } else { AppDb::open(&crate::appdb::path_for(&a.db.db)).ok() };
-    if a.format == InsightsFormat::Text && crate::insights::llm::find_model(a.model.as_deref()).is_some() && super::interactive() {
-        eprintln!("{}", ui::GENERATING_INSIGHTS.get(a.lang));
-    }
+    // A spinner with the tokens and tokens/s while the model writes (on a terminal only).
+    let shown = crate::insights::llm::find_model(a.model.as_deref()).is_some() && super::interactive();
+    let pb = if shown { indicatif::ProgressBar::new_spinner() } else { indicatif::ProgressBar::hidden() };
+    pb.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("template"));
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb.set_message(ui::GENERATING_INSIGHTS.get(a.lang));
+    let lang = a.lang;
+    let tell = |s: &crate::insights::llm::Step| {
+        pb.set_message(s.describe(lang));
+        true
+    };
     let o = produce(&Request {
         facts: &facts,
         lang: a.lang,
@@ -26,7 +34,9 @@ pub fn run(a: InsightsArgs) -> Result<()> {
         seed: a.seed,
         app: app.as_ref(),
         use_llm: true,
+        on_step: Some(&tell),
     });
+    pb.finish_and_clear();
     match a.format {
         InsightsFormat::Json => {
             let mut v = serde_json::to_value(&o)?;

@@ -163,6 +163,17 @@ tr!(
     "模型的建议未通过检查（有效 {valid} 条，丢弃 {dropped} 条）。",
     "The model's insights did not pass the checks ({valid} valid, {dropped} dropped)."
 );
+tr!(INSIGHTS_PROMPT, "正在生成建议：读取提示（{prompt} 个 token）…", "generating insights: reading the prompt ({prompt} tokens)…");
+tr!(
+    INSIGHTS_STEP,
+    "正在生成建议（第 {round} 轮）：{tokens}/{max} 个 token，{rate} token/s",
+    "generating insights (round {round}): {tokens}/{max} tokens, {rate} tokens/s"
+);
+tr!(
+    NOTE_CANCELLED,
+    "模型生成在 {tokens} 个 token 后被取消，以下为规则建议。",
+    "The model was stopped after {tokens} tokens; rule-based insights shown instead."
+);
 tr!(NOTE_RULES_INSTEAD, "（已改用规则建议）", "(rule-based insights shown instead)");
 tr!(NOTE_RULES_ASKED, "按要求只使用规则建议。", "Rule-based insights, as requested.");
 tr!(NOTE_NO_MODEL, "未配置模型，以下为基于规则的建议。", "No model is configured; these insights come from rules. ");

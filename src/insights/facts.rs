@@ -289,3 +289,72 @@ impl Facts {
         lines.iter().map(|l| format!("- {l}\n")).collect()
     }
 }
+
+impl Facts {
+    /// Every fact of the sheet with the words that name it, for [`meaning`](super::meaning)
+    /// (a headline's free text is left to the value check).
+    pub fn meanings(&self) -> Vec<super::meaning::Meaning> {
+        use super::meaning::*;
+        use crate::metrics::section::Cell;
+        let mut out = Vec::new();
+        let mut add = |value: f64, lists: &[&[&str]]| out.push(Meaning { value, cues: cues(lists) });
+        let [pv, fav, cart, buy] = self.stage_users.map(|n| n as f64);
+        add(self.uv as f64, &[USERS]);
+        add(self.pv as f64, &[VIEWS]);
+        add(self.buys as f64, &[BUYS]);
+        add(self.buyers as f64, &[BUYS, USERS]);
+        add(pv, &[VIEWS, USERS]);
+        add(fav, &[FAVS]);
+        add(cart, &[CARTS]);
+        add(buy, &[BUYS]);
+        add(self.conversion, &[CONVERSION, BUYS]);
+        add(self.fav_rate, &[FAVS]);
+        add(self.cart_rate, &[CARTS]);
+        add(self.cart_to_buy, &[CARTS, BUYS, CONVERSION]);
+        add(self.peak_hour as f64, &[PEAK, ACTIVE]);
+        add(self.trough_hour as f64, &[TROUGH]);
+        add(self.peak_to_trough, &[RATIO, PEAK, TROUGH]);
+        add(self.evening_hours.0 as f64, &[EVENING, HOUR]);
+        add(self.evening_hours.1 as f64, &[EVENING, HOUR]);
+        add(self.evening_share, &[EVENING]);
+        add(self.buy_peak_hour as f64, &[BUYS, PEAK]);
+        add(self.avg_daily_uv, &[DAILY]);
+        let day = |d: &Option<DateValue>| d.as_ref().map(|d| d.value);
+        day(&self.best_uv_day).into_iter().for_each(|v| add(v, &[PEAK, ACTIVE, USERS]));
+        day(&self.worst_uv_day).into_iter().for_each(|v| add(v, &[TROUGH, ACTIVE, USERS]));
+        self.last2_lift.into_iter().for_each(|v| add(v, &[LIFT]));
+        day(&self.best_buy_day).into_iter().for_each(|v| add(v, &[BUYS]));
+        add(self.avg_day1_retention, &[RETENTION]);
+        [day(&self.best_retention), day(&self.worst_retention)].into_iter().flatten().for_each(|v| add(v, &[RETENTION]));
+        add(self.repeat_buyers as f64, &[REPEAT]);
+        add(self.repurchase_rate, &[REPEAT]);
+        for (c, buys) in &self.top_categories {
+            add(*c as f64, &[CATEGORY]);
+            add(*buys as f64, &[CATEGORY, BUYS]);
+        }
+        add(self.top10_buy_share, &[TOP10, CATEGORY]);
+        for (segment, users, share) in &self.segments {
+            let mut words = cues(&[SEGMENT, USERS]);
+            words.extend([crate::i18n::Lang::Zh, crate::i18n::Lang::En].map(|l| crate::i18n::segment_name(l, segment).to_lowercase()));
+            words.push(segment.to_lowercase());
+            out.push(Meaning { value: *users as f64, cues: words.clone() });
+            out.push(Meaning { value: *share, cues: words });
+        }
+        for (title, headline) in &self.more {
+            for h in headline {
+                let mut words = label_cues(h.label.zh);
+                words.extend(label_cues(h.label.en).into_iter().chain(label_cues(title.zh)).chain(label_cues(title.en)));
+                let mut values = match h.value {
+                    Cell::Int(n) => vec![n as f64],
+                    Cell::Rate(x) | Cell::Num(x) | Cell::Secs(x) => vec![x],
+                    Cell::Text(_) | Cell::Empty => vec![],
+                };
+                if matches!(h.value, Cell::Secs(_)) {
+                    values.extend(super::grounding::numbers(&h.value.show()).into_iter().map(|n| n.value));
+                }
+                out.extend(values.into_iter().map(|value| Meaning { value, cues: words.clone() }));
+            }
+        }
+        out
+    }
+}

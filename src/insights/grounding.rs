@@ -32,6 +32,8 @@ pub struct Cited {
     pub percent: bool,
     /// A bare integer (no decimals, no unit).
     pub bare_int: bool,
+    /// Where it starts in the text (a character index).
+    pub at: usize,
 }
 
 /// Finds the numbers cited in `s` (dates excluded; see [`dates`]).
@@ -98,6 +100,7 @@ pub fn numbers(s: &str) -> Vec<Cited> {
             tolerance: 0.5 * 10f64.powi(-decimals) * mult + 1e-9,
             percent,
             bare_int: decimals == 0 && unit_len == 0,
+            at: start,
         });
     }
     out

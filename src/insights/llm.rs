@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 /// Bump when the prompt or schema changes (part of the cache key).
-pub const PROMPT_VERSION: u32 = 2;
+pub const PROMPT_VERSION: u32 = 3;
 
 /// Why the model could not produce insights.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +34,56 @@ pub enum LlmError {
     /// Anything llama.cpp reported while preparing or generating.
     #[error("llama.cpp: {0}")]
     Llama(String),
+    /// The caller stopped the generation (a closed dashboard stream).
+    #[error("the generation was cancelled after {0} tokens")]
+    Cancelled(usize),
 }
+
+/// Where a generation is, told after the prompt is read (`tokens` 0) and after each token.
+#[derive(Clone, Copy, Debug)]
+pub struct Step<'a> {
+    /// The text the token completed (empty while a character is still incomplete).
+    pub text: &'a str,
+    /// Tokens generated so far in this attempt.
+    pub tokens: usize,
+    /// The attempt's token limit.
+    pub max_tokens: usize,
+    /// Seconds since the attempt's generation began (after the prompt).
+    pub seconds: f64,
+    /// The prompt's tokens.
+    pub prompt_tokens: usize,
+    /// The attempt: 0, or 1 for the regeneration.
+    pub round: u32,
+}
+
+impl Step<'_> {
+    /// Generated tokens per second so far.
+    pub fn rate(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.tokens as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+
+    /// Where the generation is, as a progress line in `lang`.
+    pub fn describe(&self, lang: Lang) -> String {
+        use crate::i18n::prose::{fill, INSIGHTS_PROMPT, INSIGHTS_STEP};
+        if self.tokens == 0 {
+            return fill(lang, &INSIGHTS_PROMPT, &[("prompt", self.prompt_tokens.to_string())]);
+        }
+        let args = [
+            ("round", (self.round + 1).to_string()),
+            ("tokens", self.tokens.to_string()),
+            ("max", self.max_tokens.to_string()),
+            ("rate", format!("{:.1}", self.rate())),
+        ];
+        fill(lang, &INSIGHTS_STEP, &args)
+    }
+}
+
+/// Told every [`Step`]; returning false stops the generation ([`LlmError::Cancelled`]).
+pub type OnStep<'a> = &'a (dyn Fn(&Step) -> bool + Sync);
 
 fn llama<E: std::fmt::Display>(e: E) -> LlmError {
     LlmError::Llama(e.to_string())
@@ -49,6 +98,8 @@ pub struct Options {
     pub seed: u32,
     /// Upper bound on generated tokens per attempt.
     pub max_tokens: usize,
+    /// The attempt (0, or 1 for the regeneration), as told in each [`Step`].
+    pub round: u32,
 }
 
 /// The model lookup: `explicit` (the flag), then `ECOMM_MODEL`, then the first `*.gguf` in
@@ -144,23 +195,40 @@ pub fn validate(v: &serde_json::Value) -> Result<Vec<Insight>, String> {
     Ok(out.insights)
 }
 
+/// The rules' insights as numbered candidates for the prompt.
+fn candidates(facts: &Facts, lang: Lang) -> String {
+    let (f, a) = match lang {
+        Lang::Zh => ("发现：", "行动："),
+        Lang::En => ("Finding: ", "Action: "),
+    };
+    let rules = super::rules::insights(facts, lang);
+    rules.iter().enumerate().map(|(k, i)| format!("{}. [{}] {f}{} {a}{}\n", k + 1, i.area, i.finding, i.action)).collect()
+}
+
 /// The system and user messages for `facts` in `lang`; `strict` adds a reminder after a failed
 /// grounding check.
+///
+/// The model is given the fact sheet and the rules' insights as candidates (their numbers are
+/// grounded, their actions name levers): it chooses, ranks, sharpens and may add one insight that
+/// links two facts, rather than inventing findings freely. The prompt asks for what the quality
+/// checks measure: 3+ areas, varied priorities, a lever in every action, each number written
+/// with the fact it belongs to, short complete sentences.
 pub fn messages(facts: &Facts, lang: Lang, strict: bool) -> (String, String) {
     let sheet = facts.prompt_text(lang);
+    let cands = candidates(facts, lang);
     match lang {
         Lang::Zh => (
-            "你是资深电商运营分析师。只根据给定的事实表给出结构化运营建议，只使用事实表中出现的数字，不要编造数字。".into(),
+            "你是资深电商运营分析师。只根据给定的事实表和候选建议写运营建议：只使用事实表中出现的数字并照抄其写法，每个数字都写明它是哪个指标；不要编造数字。".into(),
             format!(
-                "以下是淘宝用户行为数据的事实表：\n{sheet}\n请给出 3 到 8 条互不相同的运营建议，以 JSON 对象 {{\"insights\": [...]}} 输出。每条建议包含：area（conversion、timing、segments、retention、categories 之一）；finding（数据说明了什么，引用事实表中的具体数字）；action（可执行的具体行动）；priority（1 到 5 的整数，1 最紧急）；expected_impact（预期效果）。finding、action 和 expected_impact 用中文书写。{}",
-                if strict { "上一次的回答引用了事实表中没有的数字：这次只能引用事实表中的数字。" } else { "" }
+                "事实表（淘宝用户行为数据）：\n{sheet}\n规则给出的候选建议（数字已核对）：\n{cands}\n请输出 4 到 5 条运营建议，格式为 JSON 对象 {{\"insights\": [...]}}。要求：\n1. 从候选建议中挑选最重要的，按紧急程度排序并写得更具体；可以加一条把两个事实联系起来的新建议。\n2. area 为 conversion、timing、segments、retention、categories 之一，至少 3 种不同的 area。\n3. priority 为 1 到 5 的整数（1 最紧急），不要全部相同。\n4. finding 引用事实表中的数字，并在同一分句写明它对应的指标，例如“晚间 18–24 点占全部事件的 42.4%”。\n5. action 写出具体抓手：小时（如 21:00）、日期、类目编号、RFM 分层名称或漏斗阶段（浏览、收藏、加购、购买）；各条 action 互不相同。\n6. finding、action、expected_impact 用中文完整句子，每项不超过 50 个字。{}",
+                if strict { "\n上一次的回答引用了事实表中没有的数字，或把数字写在了别的指标上：这次只引用事实表中的数字，并写明它对应的指标。" } else { "" }
             ),
         ),
         Lang::En => (
-            "You are a senior e-commerce operations analyst. Give structured operating advice based only on the fact sheet, citing only numbers that appear in it. Never invent numbers.".into(),
+            "You are a senior e-commerce operations analyst. Write operating advice only from the given fact sheet and candidate insights: use only numbers from the fact sheet, copied as written, and say which measure each number is. Never invent numbers.".into(),
             format!(
-                "Fact sheet of Taobao user behaviour data:\n{sheet}\nGive 3 to 8 distinct operating insights as a JSON object {{\"insights\": [...]}}. Each insight has: area (one of conversion, timing, segments, retention, categories); finding (what the data shows, citing specific numbers from the fact sheet); action (a concrete step to take); priority (an integer 1 to 5, 1 = most urgent); expected_impact (the expected effect). Write in English.{}",
-                if strict { " Your previous answer cited numbers that are not in the fact sheet: cite only fact-sheet numbers this time." } else { "" }
+                "Fact sheet (Taobao user behaviour data):\n{sheet}\nCandidate insights from the rules (numbers checked):\n{cands}\nWrite 4 to 5 operating insights as a JSON object {{\"insights\": [...]}}. Requirements:\n1. Choose the most important candidates, order them by urgency and make them more specific; you may add one insight that links two facts.\n2. area is one of conversion, timing, segments, retention, categories; use at least 3 different areas.\n3. priority is an integer 1 to 5 (1 = most urgent), not all the same.\n4. finding cites fact-sheet numbers and names the measure of each in the same clause, e.g. \"the evening (18:00-24:00) holds 42.4% of all events\".\n5. action names a concrete lever: an hour (e.g. 21:00), a date, a category id, an RFM segment name or a funnel stage (view, favourite, cart, buy); no two actions alike.\n6. finding, action and expected_impact are complete English sentences of at most 25 words each.{}",
+                if strict { "\nYour previous answer cited numbers that are not in the fact sheet or attached a number to the wrong measure: cite only fact-sheet numbers and name the measure of each." } else { "" }
             ),
         ),
     }
@@ -263,8 +331,8 @@ impl Model {
         Ok(Model { model, path: path.to_path_buf(), load_seconds: t0.elapsed().as_secs_f64() })
     }
 
-    /// Runs one chat completion constrained to [`schema`].
-    pub fn generate(&self, system: &str, user: &str, opts: &Options) -> Result<Output, LlmError> {
+    /// Runs one chat completion constrained to [`schema`], telling `on_step` each token.
+    pub fn generate(&self, system: &str, user: &str, opts: &Options, on_step: Option<OnStep<'_>>) -> Result<Output, LlmError> {
         let t0 = Instant::now();
         let backend = backend()?;
         let tmpl = self.model.chat_template(None).map_err(llama)?;
@@ -306,7 +374,23 @@ impl Model {
             ctx.decode(&mut batch).map_err(llama)?;
         }
         let prompt_seconds = t0.elapsed().as_secs_f64();
+        let (t1, prompt_tokens) = (Instant::now(), tokens.len());
+        let tell = |text: &str, n: usize| {
+            let step = Step {
+                text,
+                tokens: n,
+                max_tokens: opts.max_tokens,
+                seconds: t1.elapsed().as_secs_f64(),
+                prompt_tokens,
+                round: opts.round,
+            };
+            on_step.is_none_or(|f| f(&step))
+        };
+        if !tell("", 0) {
+            return Err(LlmError::Cancelled(0));
+        }
         let mut out = Vec::new();
+        let mut told = 0;
         let mut generated = 0;
         while generated < opts.max_tokens {
             let tok = sampler.sample(&ctx, batch.n_tokens() - 1);
@@ -315,6 +399,16 @@ impl Model {
             }
             out.extend(vocab.token_to_piece(tok, false, None));
             generated += 1;
+            // Tell the complete characters written since the last step.
+            let fresh = match std::str::from_utf8(&out[told..]) {
+                Ok(t) => t,
+                Err(e) => std::str::from_utf8(&out[told..told + e.valid_up_to()]).unwrap_or_default(),
+            };
+            let fresh_len = fresh.len();
+            if !tell(fresh, generated) {
+                return Err(LlmError::Cancelled(generated));
+            }
+            told += fresh_len;
             batch.clear();
             batch.add(tok, pos, &[0], true).map_err(llama)?;
             pos += 1;

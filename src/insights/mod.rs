@@ -9,6 +9,7 @@
 pub mod facts;
 pub mod grounding;
 pub mod llm;
+pub mod meaning;
 pub mod quality;
 pub mod rules;
 
@@ -64,6 +65,9 @@ pub struct Request<'a> {
     pub app: Option<&'a crate::appdb::AppDb>,
     /// Use the model if one is found (false: rules only).
     pub use_llm: bool,
+    /// Told each token as the model writes it (a progress bar, a stream); returning false
+    /// cancels the run, which then answers with the rules and caches nothing.
+    pub on_step: Option<llm::OnStep<'a>>,
 }
 
 /// One model generation and what the grounding check made of it.
@@ -87,6 +91,9 @@ pub struct Attempt {
     /// Seconds reading the prompt (the rest of `seconds` is generation).
     #[serde(default)]
     pub prompt_seconds: f64,
+    /// Seconds parsing the output and checking its numbers (grounding), after `seconds`.
+    #[serde(default)]
+    pub grounding_seconds: f64,
 }
 
 /// The insights and how they were made.
@@ -151,7 +158,7 @@ pub fn produce(req: &Request) -> Outcome {
     if !out.cached {
         out.seconds = t0.elapsed().as_secs_f64();
     }
-    out.quality = Some(quality::check(&out.insights, &quality::Levers::of(req.facts)));
+    out.quality = Some(quality::check(&out.insights, &quality::Sheet::of(req.facts)));
     out
 }
 
@@ -167,17 +174,19 @@ fn from_cache(req: &Request, key: &str, t0: Instant) -> Option<Outcome> {
 }
 
 /// Up to two rounds of generation: each insight is kept when every number it cites is in the fact
-/// sheet (grounding) and it is not a repeat; a second round runs when the first left fewer than
+/// sheet and belongs to the fact its words name ([`meaning::ungrounded`]) and it is not a repeat; a second round runs when the first left fewer than
 /// its own count (at least 3) clean insights.
 fn generate_rounds(model: &llm::Model, req: &Request) -> Result<(Vec<Insight>, Vec<Attempt>), llm::LlmError> {
-    let allowed = req.facts.allowed();
-    let opts = llm::Options { threads: req.threads, seed: req.seed, max_tokens: 1200 };
+    let (allowed, meanings) = (req.facts.allowed(), req.facts.meanings());
+    let opts = llm::Options { threads: req.threads, seed: req.seed, max_tokens: 1200, round: 0 };
     let mut kept: Vec<Insight> = Vec::new();
     let mut attempts = Vec::new();
     let mut target = 0;
     for round in 0..2 {
         let (system, user) = llm::messages(req.facts, req.lang, round > 0);
-        let o = model.generate(&system, &user, &llm::Options { seed: opts.seed.wrapping_add(round), ..opts.clone() })?;
+        let o =
+            model.generate(&system, &user, &llm::Options { seed: opts.seed.wrapping_add(round), round, ..opts.clone() }, req.on_step)?;
+        let checked = Instant::now();
         let parsed = serde_json::from_str::<serde_json::Value>(&o.raw).map_err(|e| e.to_string()).and_then(|v| llm::validate(&v));
         let mut a = Attempt {
             raw: o.raw.clone(),
@@ -188,13 +197,14 @@ fn generate_rounds(model: &llm::Model, req: &Request) -> Result<(Vec<Insight>, V
             seconds: o.seconds,
             prompt_tokens: o.prompt_tokens,
             prompt_seconds: o.prompt_seconds,
+            grounding_seconds: 0.0,
         };
         let items = parsed.unwrap_or_default();
         if round == 0 {
             target = items.len().max(3);
         }
         for ins in items {
-            let unknown = allowed.unknown(&format!("{} {} {}", ins.finding, ins.action, ins.expected_impact));
+            let unknown = meaning::ungrounded(&allowed, &meanings, &ins);
             if !unknown.is_empty() {
                 a.dropped.push((ins.finding.clone(), unknown));
             } else if kept.len() < target && !kept.iter().any(|k| k.finding == ins.finding) {
@@ -202,6 +212,7 @@ fn generate_rounds(model: &llm::Model, req: &Request) -> Result<(Vec<Insight>, V
                 a.kept += 1;
             }
         }
+        a.grounding_seconds = checked.elapsed().as_secs_f64();
         let clean = a.valid && a.dropped.is_empty() && kept.len() >= 3;
         attempts.push(a);
         if clean || kept.len() >= target {
@@ -283,6 +294,10 @@ fn produce_inner(req: &Request, zh: bool) -> Outcome {
     };
     let (kept, attempts) = match generate_rounds(&model, req) {
         Ok(r) => r,
+        Err(llm::LlmError::Cancelled(n)) => {
+            let note = fill(req.lang, &prose::NOTE_CANCELLED, &[("tokens", n.to_string())]);
+            return rules_outcome(req, note, Some(shown));
+        }
         Err(e) => {
             let note = format!("{e}; {}", how_to_enable(req.lang));
             return rules_outcome(req, note, Some(shown));

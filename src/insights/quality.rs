@@ -8,6 +8,8 @@
 //!   `9 pm`), a date (`12-02`, `12月2日`), a funnel stage (浏览/收藏/加购/购买, pv/fav/cart/buy,
 //!   view/favourite/cart/purchase), an RFM segment by name (either language), or a category id of
 //!   the fact sheet;
+//! - **grounded**: every number is a number of the fact sheet and belongs to the fact its words
+//!   name ([`meaning::ungrounded`](super::meaning::ungrounded));
 //! - **whole**: no text cut mid-sentence: a finding, action or impact that fills its field's
 //!   maximum length, or ends in a comma, colon, dash or an opening bracket or quote, was cut.
 //!
@@ -33,6 +35,9 @@ pub struct Quality {
     pub without_lever: Vec<usize>,
     /// Texts cut mid-sentence (`index.field`).
     pub cut: Vec<String>,
+    /// Numbers not grounded (`index: number`).
+    #[serde(default)]
+    pub ungrounded: Vec<String>,
     /// Every check passed.
     pub passed: bool,
 }
@@ -126,8 +131,26 @@ fn cut(text: &str, max: usize) -> bool {
     t.chars().count() >= max || t.ends_with([',', '，', '、', ';', '；', ':', '：', '-', '—', '(', '（', '"', '“'])
 }
 
-/// Runs every check on `insights` with the `levers` of their fact sheet.
-pub fn check(insights: &[Insight], levers: &Levers) -> Quality {
+/// What the checks compare an answer with: its fact sheet's levers, numbers and meanings.
+pub struct Sheet {
+    /// The levers.
+    pub levers: Levers,
+    /// The numbers and dates.
+    pub allowed: super::grounding::Allowed,
+    /// The facts and the words that name them.
+    pub meanings: Vec<super::meaning::Meaning>,
+}
+
+impl Sheet {
+    /// The sheet of `facts`.
+    pub fn of(facts: &Facts) -> Sheet {
+        Sheet { levers: Levers::of(facts), allowed: facts.allowed(), meanings: facts.meanings() }
+    }
+}
+
+/// Runs every check on `insights` against their fact `sheet`.
+pub fn check(insights: &[Insight], sheet: &Sheet) -> Quality {
+    let levers = &sheet.levers;
     let mut areas: Vec<&str> = insights.iter().map(|i| i.area.as_str()).collect();
     areas.sort_unstable();
     areas.dedup();
@@ -151,8 +174,14 @@ pub fn check(insights: &[Insight], levers: &Levers) -> Quality {
             }
         }
     }
-    let passed = areas.len() >= 3 && varied_priorities && distinct_actions && without_lever.is_empty() && cuts.is_empty();
-    Quality { areas: areas.len(), varied_priorities, distinct_actions, without_lever, cut: cuts, passed }
+    let ungrounded: Vec<String> = insights
+        .iter()
+        .enumerate()
+        .flat_map(|(k, i)| super::meaning::ungrounded(&sheet.allowed, &sheet.meanings, i).into_iter().map(move |n| format!("{k}: {n}")))
+        .collect();
+    let passed =
+        areas.len() >= 3 && varied_priorities && distinct_actions && without_lever.is_empty() && cuts.is_empty() && ungrounded.is_empty();
+    Quality { areas: areas.len(), varied_priorities, distinct_actions, without_lever, cut: cuts, ungrounded, passed }
 }
 
 #[cfg(test)]
@@ -188,9 +217,13 @@ mod tests {
         assert!(!cut("提高转化率。", 120));
     }
 
+    fn allowed() -> crate::insights::grounding::Allowed {
+        crate::insights::grounding::Allowed { values: vec![0.021, 21.0, 4_145_813.0], dates: Default::default() }
+    }
+
     #[test]
     fn the_first_qwen_run_fails_and_a_varied_set_passes() {
-        let f = Levers::new(&["at_risk".to_string()], &[4145813]);
+        let f = Sheet { levers: Levers::new(&["at_risk".to_string()], &[4145813]), allowed: allowed(), meanings: vec![] };
         let same = "分析高峰时段和低谷时段的购物行为，以优化销售策略";
         // As the first Qwen 1.5B run wrote them: one area, priority 1, one action, impacts cut at 120.
         let long: String = "通过了解高峰时段和低谷时段的购物行为，可以针对性地调整商品价格".chars().cycle().take(IMPACT_MAX).collect();

@@ -178,6 +178,33 @@ mod tests {
     }
 
     #[test]
+    fn rule_insights_are_grounded_by_meaning_and_a_misattribution_is_not() {
+        use crate::insights::meaning::ungrounded;
+        for buyers in [671, 0] {
+            let f = facts(buyers);
+            let (allowed, meanings) = (f.allowed(), f.meanings());
+            for lang in [Lang::Zh, Lang::En] {
+                for i in insights(&f, lang) {
+                    assert!(ungrounded(&allowed, &meanings, &i).is_empty(), "{i:?}: {:?}", ungrounded(&allowed, &meanings, &i));
+                }
+            }
+        }
+        // As the first Qwen 1.5B run wrote it: 13:00 is the hour with most buys, but 42.4 % is
+        // the evening share of all events, not a share of that hour.
+        let f = facts(671);
+        let wrong = Insight {
+            area: "timing".into(),
+            finding: "购买最多的小时为13:00，占42.4%".into(),
+            action: "在 13:00 推送优惠券".into(),
+            priority: 2,
+            expected_impact: "提高转化。".into(),
+        };
+        assert_eq!(ungrounded(&f.allowed(), &f.meanings(), &wrong), vec!["42.4% (misattributed)"]);
+        let right = Insight { finding: "购买最多的小时为 13:00；晚间 18–24 点占全部事件的 42.4%。".into(), ..wrong };
+        assert!(ungrounded(&f.allowed(), &f.meanings(), &right).is_empty());
+    }
+
+    #[test]
     fn the_fact_sheet_has_a_line_per_registry_analysis() {
         let f = facts(10);
         assert!(f.prompt_text(Lang::En).contains("- User lifecycle by date: New users on the last date 1,234\n"));

@@ -157,6 +157,11 @@ pub fn generate(c: &ReportConfig) -> Result<Written, ReportError> {
     let facts = Facts::from_metrics(&m);
     pb.set_message(ui::STEP_INSIGHTS.get(c.lang));
     let app = AppDb::open(&crate::appdb::path_for(&c.db)).ok();
+    let lang = c.lang;
+    let tell = |s: &crate::insights::llm::Step| {
+        pb.set_message(s.describe(lang));
+        true
+    };
     let o = produce(&Request {
         facts: &facts,
         lang: c.lang,
@@ -165,6 +170,7 @@ pub fn generate(c: &ReportConfig) -> Result<Written, ReportError> {
         seed: 42,
         app: app.as_ref(),
         use_llm: c.llm,
+        on_step: Some(&tell),
     });
     let note = insights_note(&o, c.lang);
     let input = super::Input {

@@ -78,7 +78,7 @@ impl Throttle {
 /// The role a path needs when logins are on.
 pub fn required_role(path: &str) -> Role {
     match path {
-        "/api/insights" | "/api/report.pdf" => Role::Analyst,
+        "/api/insights" | "/api/insights/stream" | "/api/report.pdf" => Role::Analyst,
         p if p.starts_with("/api/export/users") || p.starts_with("/api/reports") => Role::Analyst,
         p if p.starts_with("/api/users") || p.starts_with("/api/alerts/rules") => Role::Admin,
         p if p.starts_with("/api/alerts") => Role::Analyst,

@@ -14,7 +14,8 @@
 //!   `funnel_steps`, `funnel_by`, `funnel_window`, `funnel_breakdown`, `retention_start`,
 //!   `retention_return`, `session_gap` (e.g. `funnel_steps=pv,cart,buy&funnel_window=2h`)
 //! - `/api/insights?from&to&behavior&category&lang` the insights module's outcome (LLM when
-//!   configured, else rules) with its fact sheet under `facts`
+//!   configured, else rules) with its fact sheet under `facts`; `/api/insights/stream` the same
+//!   as server-sent events while the model writes (see [`stream`])
 //! - `/api/report.pdf?from&to&behavior&category&lang` the PDF report for that filter
 //! - `/api/categories` the 200 categories with the most events (for the filter's suggestions)
 //! - `/api/export/metrics`, `/api/export/users`, `/api/me`: the download buttons (see [`download`])
@@ -57,6 +58,7 @@ pub mod download;
 pub mod live;
 mod params;
 pub mod schedule;
+mod stream;
 
 pub use params::check_params;
 use params::{params, Params, QUERY_PARAMS};
@@ -64,7 +66,6 @@ use params::{params, Params, QUERY_PARAMS};
 use crate::appdb::AppDb;
 use crate::domain::RangeError;
 use crate::i18n::Lang;
-use crate::insights::{facts::Facts, produce, Request};
 use crate::metrics::{Metrics, MetricsError, Query as Ask};
 use crate::report::build::ReportError;
 use crate::store::{self, Mode, OpenOptions, StoreError};
@@ -370,25 +371,7 @@ fn categories_body(_: &AppState, conn: &duckdb::Connection) -> Result<String, Ap
 
 async fn insights(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
     let p = params(&q, &[QUERY_PARAMS.as_slice(), &["lang"]].concat())?;
-    with_db(st, p.key("insights"), move |st, conn| {
-        let m = Metrics::for_db(conn, &st.db, &p.q)?;
-        let facts = Facts::from_metrics(&m);
-        let app = AppDb::open(&crate::appdb::path_for(&st.db)).ok();
-        let o = produce(&Request {
-            facts: &facts,
-            lang: p.lang,
-            model: None,
-            threads: st.model_threads,
-            seed: 42,
-            app: app.as_ref(),
-            use_llm: true,
-        });
-        // The outcome plus the fact sheet it was grounded in (as `ecomm insights --format json`).
-        let mut v = serde_json::to_value(&o).expect("outcome serialize");
-        v["facts"] = serde_json::to_value(&facts).expect("facts serialize");
-        Ok(v.to_string())
-    })
-    .await
+    with_db(st, p.key("insights"), move |st, _| stream::insights_json(st, &p, None)).await
 }
 
 async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
@@ -471,6 +454,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/sections", get(sections))
         .route("/api/categories", get(categories))
         .route("/api/insights", get(insights))
+        .route("/api/insights/stream", get(stream::insights))
         .route("/api/report.pdf", get(report_pdf))
         .route("/api/export/metrics", get(download::metrics))
         .route("/api/export/users", get(download::users))

@@ -7,7 +7,7 @@ const PALETTE = ["#1f3b73", "#e6911e", "#2a9d8f", "#961e2d", "#787878"];
 const T = __ECOMM_LABELS__;
 
 const BEHAVIORS = ["pv", "fav", "cart", "buy"];
-const state = { lang: "zh", from: "", to: "", behaviors: [], category: "", journey: {}, meta: null, metrics: null, seq: 0, role: "viewer" };
+const state = { lang: "zh", from: "", to: "", behaviors: [], category: "", journey: {}, meta: null, metrics: null, seq: 0, role: "viewer", insights: null };
 // The journey options the page toggles, with the server's defaults (a default stays out of the URL).
 const JOURNEY = { funnel_by: "user", funnel_window: "1d", bought_with: "" };
 const $ = (id) => document.getElementById(id);
@@ -490,18 +490,53 @@ function live() {
   });
 }
 
-async function runInsights() {
-  const box = $("insights");
-  box.innerHTML = `<span class="spinner"></span> ${esc(t("running"))}`;
+function renderInsights(o) {
+  const items = o.insights
+    .map((i, n) => `<div class="insight"><div class="head">${n + 1}. [${esc(i.area)}] P${i.priority}</div><div>${esc(t("finding"))}${esc(i.finding)}</div><div>${esc(t("act"))}${esc(i.action)}</div><div>${esc(t("impact"))}${esc(i.expected_impact)}</div></div>`)
+    .join("");
+  $("insights").innerHTML = `<div class="note">${esc(o.source === "llm" ? t("source_llm") : t("source_rules"))}</div>${items}<div class="note">${esc(o.note || "")}</div>`;
+}
+// Without server-sent events (or when the stream cannot open, e.g. a bad filter): one request,
+// whose error says what is wrong.
+async function insightsOnce() {
   try {
-    const o = await getJSON("/api/insights?" + query({ lang: state.lang }));
-    const items = o.insights
-      .map((i, n) => `<div class="insight"><div class="head">${n + 1}. [${esc(i.area)}] P${i.priority}</div><div>${esc(t("finding"))}${esc(i.finding)}</div><div>${esc(t("act"))}${esc(i.action)}</div><div>${esc(t("impact"))}${esc(i.expected_impact)}</div></div>`)
-      .join("");
-    box.innerHTML = `<div class="note">${esc(o.source === "llm" ? t("source_llm") : t("source_rules"))}</div>${items}<div class="note">${esc(o.note || "")}</div>`;
+    renderInsights(await getJSON("/api/insights?" + query({ lang: state.lang })));
   } catch (e) {
-    box.innerHTML = `<div class="error">${esc(e.message)}</div>`;
+    $("insights").innerHTML = `<div class="error">${esc(e.message)}</div>`;
   }
+}
+// Streams the model's tokens into the panel as it writes them; Cancel closes the stream, which
+// stops the model on the server.
+function runInsights() {
+  const box = $("insights");
+  if (state.insights) state.insights.close();
+  box.innerHTML = `<div class="stream-head"><span class="spinner"></span> <span id="insights-progress">${esc(t("running"))}</span> <button id="cancel-insights">${esc(t("cancel"))}</button></div><pre id="insights-stream"></pre>`;
+  if (!window.EventSource) return insightsOnce();
+  const es = new EventSource("/api/insights/stream?" + query({ lang: state.lang }));
+  state.insights = es;
+  let round = 0;
+  es.addEventListener("step", (e) => {
+    const s = JSON.parse(e.data);
+    const out = $("insights-stream");
+    if (s.round !== round) { round = s.round; out.textContent += "\n\n"; }
+    out.textContent += s.text;
+    out.scrollTop = out.scrollHeight;
+    $("insights-progress").textContent = s.tokens === 0
+      ? t("reading_prompt").replace("{n}", int(s.prompt_tokens))
+      : t("stream_progress").replace("{round}", s.round + 1).replace("{tokens}", s.tokens).replace("{max}", s.max_tokens).replace("{rate}", s.rate.toFixed(1));
+  });
+  es.addEventListener("done", (e) => { es.close(); state.insights = null; renderInsights(JSON.parse(e.data)); });
+  es.addEventListener("error", (e) => {
+    es.close();
+    state.insights = null;
+    if (e.data) box.innerHTML = `<div class="error">${esc(JSON.parse(e.data).error)}</div>`;
+    else insightsOnce();
+  });
+  $("cancel-insights").addEventListener("click", () => {
+    es.close();
+    state.insights = null;
+    box.innerHTML = `<div class="note" id="insights-cancelled">${esc(t("cancelled"))}</div>`;
+  });
 }
 
 async function init() {
