@@ -266,6 +266,22 @@ struct Constrained {
 }
 
 impl Constrained {
+    /// The schema's grammar and the sampling chain (top-k 40, top-p 0.9, temperature 0.6, a
+    /// draw seeded with `seed`).
+    fn new(model: &LlamaModel, seed: u32) -> Result<Constrained, LlmError> {
+        let grammar = llama_cpp_2::json_schema_to_grammar(&schema().to_string()).map_err(llama)?;
+        Ok(Constrained {
+            grammar: LlamaSampler::grammar(model, &grammar, "root").map_err(llama)?,
+            chain: LlamaSampler::chain_simple([
+                LlamaSampler::top_k(40),
+                LlamaSampler::top_p(0.9, 1),
+                LlamaSampler::temp(0.6),
+                LlamaSampler::dist(seed),
+            ]),
+            grammar_first: std::env::var_os("ECOMM_GRAMMAR_FIRST").is_some_and(|v| v == "1"),
+        })
+    }
+
     fn sample(&mut self, ctx: &llama_cpp_2::context::LlamaContext<'_>, idx: i32) -> llama_cpp_2::token::LlamaToken {
         let first = (!self.grammar_first).then(|| self.chain.sample(ctx, idx));
         let token = match first {
@@ -292,6 +308,26 @@ impl Constrained {
         self.chain.apply(&mut all);
         all.selected_token()
     }
+}
+
+/// Feeds the prompt's `tokens` to `ctx` in batches of 512 (logits for the last one only);
+/// returns the next position.
+fn read_prompt(
+    ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
+    batch: &mut LlamaBatch<'_>,
+    tokens: &[llama_cpp_2::token::LlamaToken],
+) -> Result<i32, LlmError> {
+    let mut pos = 0i32;
+    for chunk in tokens.chunks(512) {
+        batch.clear();
+        for (i, t) in chunk.iter().enumerate() {
+            let last = pos as usize + i + 1 == tokens.len();
+            batch.add(*t, pos + i as i32, &[0], last).map_err(llama)?;
+        }
+        pos += chunk.len() as i32;
+        ctx.decode(batch).map_err(llama)?;
+    }
+    Ok(pos)
 }
 
 /// A loaded model.
@@ -351,28 +387,9 @@ impl Model {
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
         let mut ctx = self.model.new_context(backend, params).map_err(llama)?;
-        let grammar = llama_cpp_2::json_schema_to_grammar(&schema().to_string()).map_err(llama)?;
-        let mut sampler = Constrained {
-            grammar: LlamaSampler::grammar(&self.model, &grammar, "root").map_err(llama)?,
-            chain: LlamaSampler::chain_simple([
-                LlamaSampler::top_k(40),
-                LlamaSampler::top_p(0.9, 1),
-                LlamaSampler::temp(0.6),
-                LlamaSampler::dist(opts.seed),
-            ]),
-            grammar_first: std::env::var_os("ECOMM_GRAMMAR_FIRST").is_some_and(|v| v == "1"),
-        };
+        let mut sampler = Constrained::new(&self.model, opts.seed)?;
         let mut batch = LlamaBatch::new(512, 1);
-        let mut pos = 0i32;
-        for chunk in tokens.chunks(512) {
-            batch.clear();
-            for (i, t) in chunk.iter().enumerate() {
-                let last = pos as usize + i + 1 == tokens.len();
-                batch.add(*t, pos + i as i32, &[0], last).map_err(llama)?;
-            }
-            pos += chunk.len() as i32;
-            ctx.decode(&mut batch).map_err(llama)?;
-        }
+        let mut pos = read_prompt(&mut ctx, &mut batch, &tokens)?;
         let prompt_seconds = t0.elapsed().as_secs_f64();
         let (t1, prompt_tokens) = (Instant::now(), tokens.len());
         let tell = |text: &str, n: usize| {
