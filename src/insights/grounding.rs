@@ -120,8 +120,11 @@ fn is_date(s: &str, len: usize) -> bool {
         return false;
     }
     let shape = if len == 10 { "dddd-dd-dd" } else { "dd-dd" };
+    let num = |at: usize| (b[at] - b'0') as u32 * 10 + (b[at + 1] - b'0') as u32;
     shape.bytes().zip(b).all(|(p, ch)| if p == b'd' { ch.is_ascii_digit() } else { *ch == b'-' })
-        && !b.get(len).is_some_and(|c| c.is_ascii_digit())
+        && !b.get(len).is_some_and(|c| c.is_ascii_digit() || *c == b':')
+        && (1..=12).contains(&num(len - 5))
+        && (1..=31).contains(&num(len - 2))
 }
 
 /// Finds the dates cited in `s` (`YYYY-MM-DD`, or `MM-DD` returned as `--MM-DD`).
@@ -130,7 +133,8 @@ pub fn dates(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < c.len() {
-        if c[i].is_ascii_digit() && (i == 0 || !c[i - 1].is_ascii_digit()) {
+        // Not inside a number or an hour: "18:00-24:00" holds no date.
+        if c[i].is_ascii_digit() && (i == 0 || !(c[i - 1].is_ascii_digit() || c[i - 1] == ':')) {
             let rest: String = c[i..c.len().min(i + 10)].iter().collect();
             if is_date(&rest, 10) {
                 out.push(rest[..10].to_string());
@@ -227,6 +231,8 @@ mod tests {
         assert_eq!(a.unknown("We have 984 visitors"), vec!["984"]);
         assert_eq!(a.unknown("Raise buys by 5%"), vec!["5%"], "percentages are data, even small ones");
         assert_eq!(a.unknown("peak on 2017-12-05"), vec!["2017-12-05"]);
+        assert!(dates("The evening (18:00-24:00) and 21:00-23:00").is_empty(), "hour ranges are not dates");
+        assert_eq!(dates("from 12-02 to 2017-12-03"), vec!["--12-02", "2017-12-03"]);
         assert_eq!(a.unknown("12 new buyers"), vec!["12"]);
     }
 }
