@@ -4,7 +4,7 @@
 //! - **priorities**: not all the same;
 //! - **distinct actions**: no two actions more than half the same text (Dice similarity of their
 //!   character bigrams, lower-cased, spaces and punctuation left out, above 0.5);
-//! - **levers**: every action names a concrete lever of the fact sheet: an hour (`21:00`, `21点`,
+//! - **levers**: every action names a concrete lever of the fact sheet: an hour (`21:00`, `21点`, `24 点`,
 //!   `9 pm`), a date (`12-02`, `12月2日`), a funnel stage (浏览/收藏/加购/购买, pv/fav/cart/buy,
 //!   view/favourite/cart/purchase), an RFM segment by name (either language), or a category id of
 //!   the fact sheet;
@@ -82,7 +82,7 @@ fn names_time(t: &str) -> bool {
         if short && ((rest.starts_with(':') || rest.starts_with('-')) && digit_after(1)) {
             return true;
         }
-        if short && (rest.starts_with('点') || rest.starts_with('时') || rest.starts_with('月')) {
+        if short && ["点", "时", "月", " 点", " 时", " 月"].iter().any(|s| rest.starts_with(s)) {
             return true;
         }
         if short && ["am", " am", "pm", " pm"].iter().any(|s| rest.starts_with(s)) {
@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn time_words() {
-        for t in ["在 21:00 推送", "21点推送", "push at 9 pm", "12-02 预热", "12月2日预热"] {
+        for t in ["在 21:00 推送", "21点推送", "push at 9 pm", "12-02 预热", "12月2日预热", "在晚间 18–24 点推送"] {
             assert!(names_time(t), "{t}");
         }
         for t in ["提升 2.1% 的转化", "push 300 coupons", "2017 年"] {
