@@ -36,6 +36,13 @@ pub struct Cited {
     pub at: usize,
 }
 
+impl Cited {
+    /// Whether it is the value `v` as written or as a percentage (`100·v`), within its rounding.
+    pub fn matches(&self, v: f64) -> bool {
+        (self.value - v).abs() <= self.tolerance || (self.value - v * 100.0).abs() <= self.tolerance
+    }
+}
+
 /// Finds the numbers cited in `s` (dates excluded; see [`dates`]).
 pub fn numbers(s: &str) -> Vec<Cited> {
     let c: Vec<char> = s.chars().collect();
@@ -158,7 +165,7 @@ impl Allowed {
         if n.bare_int && n.value <= 10.0 {
             return true;
         }
-        self.values.iter().any(|&v| (n.value - v).abs() <= n.tolerance || (n.value - v * 100.0).abs() <= n.tolerance)
+        self.values.iter().any(|&v| n.matches(v))
     }
 
     /// Whether `d` (from [`dates`]) is a fact-sheet date.

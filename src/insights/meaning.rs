@@ -19,7 +19,7 @@
 //! - A number that only matches values that no fact's words describe (a number inside a
 //!   headline's free text) is judged by value alone.
 
-use super::grounding::{numbers, Cited};
+use super::grounding::numbers;
 
 /// A fact value and the words that name it (lower-cased).
 #[derive(Clone, Debug, PartialEq)]
@@ -125,7 +125,7 @@ fn has(text: &str, cue: &str) -> bool {
     text.match_indices(cue).any(|(i, _)| !word || !text[..i].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric()))
 }
 
-/// A clause: its text (lower-cased) and the index of its sentence.
+/// A clause: where it is in the text (characters) and the index of its sentence.
 struct Clause {
     from: usize,
     to: usize,
@@ -152,33 +152,28 @@ fn clauses(c: &[char]) -> Vec<Clause> {
     out
 }
 
-/// Whether the number matches `v` as written or as a percentage, within its rounding.
-fn matches(n: &Cited, v: f64) -> bool {
-    (n.value - v).abs() <= n.tolerance || (n.value - v * 100.0).abs() <= n.tolerance
-}
-
 /// The numbers of `text` that are values of facts none of which its clause (or its subject
 /// clause) names; see the module docs.
 pub fn misattributed(meanings: &[Meaning], text: &str) -> Vec<String> {
     let c: Vec<char> = text.chars().map(|c| c.to_ascii_lowercase()).collect();
     let spans = clauses(&c);
-    let words = |k: &Clause| -> String { c[k.from..k.to].iter().collect() };
+    let texts: Vec<String> = spans.iter().map(|k| c[k.from..k.to].iter().collect()).collect();
     let names_any = |t: &str| meanings.iter().any(|m| m.cues.iter().any(|w| has(t, w)));
     let mut bad = Vec::new();
     for n in numbers(text) {
         if n.bare_int && n.value <= 10.0 {
             continue;
         }
-        let of: Vec<&Meaning> = meanings.iter().filter(|m| matches(&n, m.value)).collect();
+        let of: Vec<&Meaning> = meanings.iter().filter(|m| n.matches(m.value)).collect();
         if of.is_empty() {
             continue;
         }
         let named = |t: &str| of.iter().any(|m| m.cues.iter().any(|w| has(t, w)));
         let Some(k) = spans.iter().position(|s| s.from <= n.at && n.at < s.to) else { continue };
-        let mut ok = named(&words(&spans[k]));
+        let mut ok = named(&texts[k]);
         if !ok {
-            let subject = spans[..k].iter().rev().take_while(|s| s.sentence == spans[k].sentence).find(|s| names_any(&words(s)));
-            ok = subject.is_some_and(|s| named(&words(s)));
+            let earlier = (0..k).rev().take_while(|&j| spans[j].sentence == spans[k].sentence);
+            ok = earlier.map(|j| &texts[j]).find(|t| names_any(t)).is_some_and(|t| named(t));
         }
         if !ok {
             bad.push(n.text);

@@ -154,11 +154,12 @@ fn how_to_enable(lang: Lang) -> &'static str {
 /// otherwise from [`rules`]. Never fails and never returns fewer than 3 insights.
 pub fn produce(req: &Request) -> Outcome {
     let t0 = Instant::now();
-    let mut out = produce_inner(req, req.lang == Lang::Zh);
+    let sheet = quality::Sheet::of(req.facts);
+    let mut out = produce_inner(req, &sheet);
     if !out.cached {
         out.seconds = t0.elapsed().as_secs_f64();
     }
-    out.quality = Some(quality::check(&out.insights, &quality::Sheet::of(req.facts)));
+    out.quality = Some(quality::check(&out.insights, &sheet));
     out
 }
 
@@ -174,10 +175,10 @@ fn from_cache(req: &Request, key: &str, t0: Instant) -> Option<Outcome> {
 }
 
 /// Up to two rounds of generation: each insight is kept when every number it cites is in the fact
-/// sheet and belongs to the fact its words name ([`meaning::ungrounded`]) and it is not a repeat; a second round runs when the first left fewer than
-/// its own count (at least 3) clean insights.
-fn generate_rounds(model: &llm::Model, req: &Request) -> Result<(Vec<Insight>, Vec<Attempt>), llm::LlmError> {
-    let (allowed, meanings) = (req.facts.allowed(), req.facts.meanings());
+/// `sheet` and belongs to the fact its words name ([`meaning::ungrounded`]) and it is not a
+/// repeat; a second round runs when the first left fewer than its own count (at least 3) clean
+/// insights.
+fn generate_rounds(model: &llm::Model, req: &Request, sheet: &quality::Sheet) -> Result<(Vec<Insight>, Vec<Attempt>), llm::LlmError> {
     let opts = llm::Options { threads: req.threads, seed: req.seed, max_tokens: 1200, round: 0 };
     let mut kept: Vec<Insight> = Vec::new();
     let mut attempts = Vec::new();
@@ -204,7 +205,7 @@ fn generate_rounds(model: &llm::Model, req: &Request) -> Result<(Vec<Insight>, V
             target = items.len().max(3);
         }
         for ins in items {
-            let unknown = meaning::ungrounded(&allowed, &meanings, &ins);
+            let unknown = meaning::ungrounded(&sheet.allowed, &sheet.meanings, &ins);
             if !unknown.is_empty() {
                 a.dropped.push((ins.finding.clone(), unknown));
             } else if kept.len() < target && !kept.iter().any(|k| k.finding == ins.finding) {
@@ -261,7 +262,7 @@ fn llm_outcome(req: &Request, kept: Vec<Insight>, attempts: Vec<Attempt>, shown:
     outcome
 }
 
-fn produce_inner(req: &Request, zh: bool) -> Outcome {
+fn produce_inner(req: &Request, sheet: &quality::Sheet) -> Outcome {
     if !req.use_llm {
         return rules_outcome(req, prose::NOTE_RULES_ASKED.get(req.lang).into(), None);
     }
@@ -279,7 +280,7 @@ fn produce_inner(req: &Request, zh: bool) -> Outcome {
     };
     let facts_json = serde_json::to_string(req.facts).unwrap_or_default();
     let facts_hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(facts_json.as_bytes()));
-    let lang = if zh { "zh" } else { "en" };
+    let lang = if req.lang == Lang::Zh { "zh" } else { "en" };
     let key = format!("{facts_hash}:{model_hash}:{}:{lang}:{}", llm::PROMPT_VERSION, req.seed);
     let t0 = Instant::now();
     if let Some(o) = from_cache(req, &key, t0) {
@@ -292,7 +293,7 @@ fn produce_inner(req: &Request, zh: bool) -> Outcome {
             return rules_outcome(req, note, Some(shown));
         }
     };
-    let (kept, attempts) = match generate_rounds(&model, req) {
+    let (kept, attempts) = match generate_rounds(&model, req, sheet) {
         Ok(r) => r,
         Err(llm::LlmError::Cancelled(n)) => {
             let note = fill(req.lang, &prose::NOTE_CANCELLED, &[("tokens", n.to_string())]);

@@ -371,7 +371,7 @@ fn categories_body(_: &AppState, conn: &duckdb::Connection) -> Result<String, Ap
 
 async fn insights(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
     let p = params(&q, &[QUERY_PARAMS.as_slice(), &["lang"]].concat())?;
-    with_db(st, p.key("insights"), move |st, _| stream::insights_json(st, &p, None)).await
+    with_db(st, p.key("insights"), move |st, conn| Ok(stream::insights_json(st, &stream::facts(st, conn, &p)?, &p, None))).await
 }
 
 async fn report_pdf(State(st): State<Arc<AppState>>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {

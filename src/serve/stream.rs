@@ -24,19 +24,17 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// The outcome and its fact sheet, as `/api/insights` answers; `on_step` told each token.
-pub(super) fn insights_json(
-    st: &AppState,
-    p: &super::Params,
-    on_step: Option<crate::insights::llm::OnStep<'_>>,
-) -> Result<String, ApiError> {
-    let conn = store::open(&st.db, Mode::ReadOnly, &st.open)?;
-    let m = Metrics::for_db(&conn, &st.db, &p.q)?;
-    drop(conn);
-    let facts = Facts::from_metrics(&m);
+/// The fact sheet of the request's metrics, read on `conn`.
+pub(super) fn facts(st: &AppState, conn: &duckdb::Connection, p: &super::Params) -> Result<Facts, ApiError> {
+    Ok(Facts::from_metrics(&Metrics::for_db(conn, &st.db, &p.q)?))
+}
+
+/// The outcome for `facts` and the sheet itself, as `/api/insights` answers; `on_step` told
+/// each token.
+pub(super) fn insights_json(st: &AppState, facts: &Facts, p: &super::Params, on_step: Option<crate::insights::llm::OnStep<'_>>) -> String {
     let app = AppDb::open(&crate::appdb::path_for(&st.db)).ok();
     let o = produce(&Request {
-        facts: &facts,
+        facts,
         lang: p.lang,
         model: None,
         threads: st.model_threads,
@@ -46,8 +44,8 @@ pub(super) fn insights_json(
         on_step,
     });
     let mut v = serde_json::to_value(&o).expect("outcome serialize");
-    v["facts"] = serde_json::to_value(&facts).expect("facts serialize");
-    Ok(v.to_string())
+    v["facts"] = serde_json::to_value(facts).expect("facts serialize");
+    v.to_string()
 }
 
 fn step_event(s: &Step) -> Event {
@@ -76,8 +74,10 @@ pub async fn insights(
             last.store(s.tokens, std::sync::atomic::Ordering::Relaxed);
             tx.blocking_send(step_event(s)).is_ok()
         };
-        let event = match insights_json(&st, &p, Some(&tell)) {
-            Ok(body) => Event::default().event("done").data(body),
+        // The DB is read, then let go before the model runs (it may run for minutes).
+        let sheet = store::open(&st.db, Mode::ReadOnly, &st.open).map_err(ApiError::from).and_then(|conn| facts(&st, &conn, &p));
+        let event = match sheet {
+            Ok(f) => Event::default().event("done").data(insights_json(&st, &f, &p, Some(&tell))),
             Err(ApiError(_, msg)) => Event::default().event("error").data(serde_json::json!({ "error": msg }).to_string()),
         };
         if tx.blocking_send(event).is_err() {
